@@ -1,0 +1,28 @@
+"""creditdesk: shared settings and process set-up used by every room.
+
+Importing this package switches off every library's phone-home before any of them is
+imported, so no process of ours calls home even when started outside the Makefile.
+"""
+
+from __future__ import annotations
+
+import os
+
+TELEMETRY_OFF: dict[str, str] = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+}
+
+
+def disable_telemetry() -> None:
+    """Set the telemetry-off switches unless the caller set them explicitly."""
+    for name, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)
+
+
+disable_telemetry()
+
+__version__ = "0.1.0"

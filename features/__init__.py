@@ -1,0 +1,1 @@
+"""The `features` room of creditdesk (see DESIGN.md, Layout)."""

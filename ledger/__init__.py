@@ -1,0 +1,1 @@
+"""The `ledger` room of creditdesk (see DESIGN.md, Layout)."""

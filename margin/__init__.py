@@ -1,0 +1,1 @@
+"""The `margin` room of creditdesk (see DESIGN.md, Layout)."""

@@ -1,0 +1,1 @@
+"""The `models` room of creditdesk (see DESIGN.md, Layout)."""

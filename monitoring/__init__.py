@@ -1,0 +1,1 @@
+"""The `monitoring` room of creditdesk (see DESIGN.md, Layout)."""

@@ -1,0 +1,1 @@
+"""Jobs that tie the rooms together, and the ``creditdesk`` CLI."""

@@ -1,0 +1,77 @@
+"""The ``creditdesk`` command line.
+
+Commands live in ``pipelines/cmd_*.py``, one module per room, each with a ``register(app)``
+function; heavy libraries are imported inside command bodies so ``--help`` stays fast.
+Bad input of any kind (unknown option, bad value, bad file) exits 2 with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import creditdesk  # noqa: F401  (switches telemetry off before anything else is imported)
+
+import click
+import typer
+
+from creditdesk.errors import InputError
+from pipelines import (
+    cmd_demo,
+    cmd_features,
+    cmd_generate,
+    cmd_ledger,
+    cmd_models,
+    cmd_monitoring,
+    cmd_pricing,
+    cmd_serving,
+)
+
+app = typer.Typer(
+    name="creditdesk",
+    help="Credit scoring, pricing and margin-ledger decision service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+for module in (
+    cmd_demo,
+    cmd_generate,
+    cmd_features,
+    cmd_models,
+    cmd_pricing,
+    cmd_serving,
+    cmd_ledger,
+    cmd_monitoring,
+):
+    module.register(app)
+
+
+def fail(message: str) -> None:
+    """Print one line on stderr and exit 2: the contract for bad input."""
+    print(f"creditdesk: error: {' '.join(message.split())}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    creditdesk.disable_telemetry()
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="creditdesk", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        print("creditdesk: aborted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except click.ClickException as exc:  # usage errors: unknown option, bad value, missing argument
+        fail(exc.format_message())
+    except InputError as exc:
+        fail(exc.one_line())
+    if isinstance(result, int) and result != 0:
+        raise SystemExit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The `pricing` room of creditdesk (see DESIGN.md, Layout)."""

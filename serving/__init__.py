@@ -1,0 +1,1 @@
+"""The `serving` room of creditdesk (see DESIGN.md, Layout)."""
