@@ -1,0 +1,158 @@
+"""The service database: table definitions, engine set-up and Alembic migrations.
+
+SQLAlchemy Core, not the ORM: the ledger writes thousands of rows per batch with
+``executemany`` and reads balances with one ``IN`` query, so the ORM's identity map would
+only add cost. The schema is created by Alembic (``ledger/migrations``, version table
+``alembic_version_ledger``) on SQLite and PostgreSQL alike; ``metadata`` mirrors it and a
+test checks that the two agree.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a committed batch survives power loss)
+and every transaction starts with ``BEGIN IMMEDIATE`` so writers queue on the database
+lock instead of failing half way with "database is locked".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+VERSION_TABLE = "alembic_version_ledger"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+metadata = MetaData()
+
+accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ledger", BigInteger, nullable=False),
+    Column("code", BigInteger, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("user_data", BigInteger, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("timestamp_ns", BigInteger, nullable=False),
+)
+
+transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("debit_account_id", BigInteger, nullable=False),
+    Column("credit_account_id", BigInteger, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("ledger", BigInteger, nullable=False),
+    Column("code", BigInteger, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("pending_id", BigInteger, nullable=False),
+    Column("timeout_s", BigInteger, nullable=False),
+    Column("user_data", BigInteger, nullable=False),
+    Column("timestamp_ns", BigInteger, nullable=False),
+    Index("ix_ledger_transfers_debit", "debit_account_id"),
+    Index("ix_ledger_transfers_credit", "credit_account_id"),
+)
+
+pending = Table(
+    "ledger_pending",
+    metadata,
+    Column("transfer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Index("ix_ledger_pending_due", "status", "expires_at_ns"),
+)
+
+journal = Table(
+    "decision_journal",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("decision_id", String(64), nullable=False, unique=True),
+    Column("application_id", String(64), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+journal_head = Table(
+    "decision_journal_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's own is deferred)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for the service database at ``url`` (SQLite file or PostgreSQL)."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        _sqlite_setup(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql+psycopg2") or url.startswith("postgresql://"):
+        kwargs.setdefault("executemany_mode", "values_plus_batch")
+    return create_engine(url, **kwargs)
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema of ``engine``'s database to ``revision`` (idempotent)."""
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def default_engine() -> Engine:
+    """The configured service database (``CREDITDESK_DB_URL`` or ``var/ledger.db``), migrated."""
+    from creditdesk.settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    migrate(engine)
+    return engine
