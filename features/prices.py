@@ -58,8 +58,10 @@ def load_sp500_panel(path: Path, start: str = "2001-01-01", end: str | None = No
     if frame.empty:
         raise InputError(f"{path}: no prices in the requested window")
     frame["date"] = pd.to_datetime(frame["date"])
-    close = frame.pivot_table(index="date", columns="ticker", values="adjusted_close", aggfunc="last")
-    volume = frame.pivot_table(index="date", columns="ticker", values="volume", aggfunc="last")
+    close = frame.pivot_table(
+        index="date", columns="ticker", values="adjusted_close", aggfunc="last", observed=True
+    )
+    volume = frame.pivot_table(index="date", columns="ticker", values="volume", aggfunc="last", observed=True)
     complete = close.columns[close.notna().all() & (close > 0).all()]
     close = close[complete].sort_index()
     volume = volume.reindex(index=close.index, columns=complete).fillna(0.0)

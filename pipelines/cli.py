@@ -10,11 +10,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import creditdesk  # noqa: F401  (switches telemetry off before anything else is imported)
-
-import click
 import typer
+from typer._click import exceptions as click_exceptions  # typer vendors click; its errors live here
 
+import creditdesk
 from creditdesk.errors import InputError
 from pipelines import (
     cmd_demo,
@@ -35,6 +34,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Credit scoring, pricing and margin-ledger decision service."""
+
 
 for module in (
     cmd_demo,
@@ -60,12 +65,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=args, prog_name="creditdesk", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("creditdesk: aborted", file=sys.stderr)
         raise SystemExit(130) from None
-    except click.ClickException as exc:  # usage errors: unknown option, bad value, missing argument
+    except click_exceptions.NoArgsIsHelpError as exc:
+        print(exc.format_message())
+        raise SystemExit(0) from None
+    except click_exceptions.ClickException as exc:  # unknown option, bad value, missing argument
         fail(exc.format_message())
     except InputError as exc:
         fail(exc.one_line())
