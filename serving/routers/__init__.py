@@ -1,0 +1,1 @@
+"""One router per resource (health, metrics, decisions, admin, ledger and margin)."""
