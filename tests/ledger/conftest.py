@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledger_support import fresh_sqlite
 from sqlalchemy import Engine, text
 
 from ledger.storage import make_engine, migrate
@@ -24,14 +24,6 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine.dispose()  # closing the last connection checkpoints the WAL into the main file
     assert not path.with_name(path.name + "-wal").exists()
     return path
-
-
-def fresh_sqlite(template: Path, directory: Path) -> tuple[Engine, str]:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"ledger-{uuid.uuid4().hex[:8]}.db"
-    shutil.copyfile(template, path)
-    url = f"sqlite:///{path}"
-    return make_engine(url), url
 
 
 @pytest.fixture
