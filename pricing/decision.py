@@ -1,0 +1,413 @@
+"""The decision: knock-outs, acceptance by grade, line, price, and approve / refer / decline.
+
+``decide(inputs, policy)`` takes arrays (one applicant = arrays of length 1) and returns a
+``DecisionBatch`` of arrays; it uses numpy only (no pandas), validates every input once and
+then runs the unchecked kernels, so the online API and a million-row replay run the same
+code. Order of the rules (DESIGN.md, "The credit maths"):
+
+1. Knock-outs (``pricing.knockouts``) decide before any model output is looked at.
+2. Grade 11 (in default) or a grade worse than ``grades.acceptable_max_grade`` -> decline.
+3. Line = min(tier cap, k × platform assets, m × income, requested), rounded down.
+4. Rate = funding + opex + PD·LGD + hurdle·K, floored and capped. If the required rate is
+   above the cap, RAROC would be below the hurdle at every permitted rate -> decline
+   (DC_UNPROFITABLE). A smaller line does not help: every term is per unit of exposure.
+5. A line below ``limits.min_line_minor`` -> decline; a line below ``refer_below_share`` of
+   the request -> refer (a person decides whether the customer still wants it); an
+   unreviewed PEP -> refer.
+
+Exposure at onboarding: nothing is drawn yet, so EAD = drawn + CCF × (limit − drawn) =
+CCF × credit limit, with the CCF from the models room. EAD, EL, EC and the expected
+interest are float64 minor units: they are expectations, not ledger money. A declined
+applicant gets credit_limit 0, hence EAD = EL = EC = 0; rate, K, R and RAROC stay filled
+in (per unit of exposure), so an analyst sees what the price would have been.
+
+Public API: ``DecisionInputs``, ``DecisionInputs.from_mapping``, ``decide``, ``DecisionBatch``,
+``quote`` (pricing of a given EAD for the what-if CLI), ``OUTCOMES``, ``INPUT_FIELDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from numpy.typing import ArrayLike
+
+from creditdesk.errors import InputError
+from pricing.formulas import (
+    _capital,
+    _net_margin,
+    _raroc_of_margin,
+    _required_rate,
+    check_ead,
+    check_lgd,
+    check_pd,
+    checked_array,
+)
+from pricing.knockouts import MAX_AGE_INPUT, MAX_HISTORY_DAYS, check_flag
+from pricing.knockouts import _hits as _knockout_hits
+from pricing.limits import MAX_AMOUNT_MINOR, _caps, _line_minor, check_grade, check_minor
+from pricing.policy import DEFAULT_GRADE, Policy
+from pricing.reasons import (
+    BIT,
+    DECLINE_BITS,
+    REFER_BITS,
+    codes_from_mask,
+    combine_hits,
+    merge_reasons,
+    reason_dicts,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+OUTCOMES = ("approve", "refer", "decline")
+APPROVE, REFER, DECLINE = 0, 1, 2
+MAX_BATCH = 50_000_000  # a limit on everything: ~5 GB of arrays; split bigger replays
+_OUTCOME_LABELS = np.array(OUTCOMES, dtype=object)
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    """What ``decide`` needs per applicant, as equal-length arrays (scalars broadcast).
+
+    Model outputs: ``pd_12m`` in (0, 1), ``lgd`` and ``ccf`` in [0, 1], ``grade`` 1..11.
+    Money: int minor units. Knock-out fields: ``age`` (years), ``trading_history_days``,
+    and the booleans.
+    """
+
+    pd_12m: ArrayLike
+    lgd: ArrayLike
+    ccf: ArrayLike
+    grade: ArrayLike
+    requested_line_minor: ArrayLike
+    platform_assets_minor: ArrayLike
+    annual_income_minor: ArrayLike
+    age: ArrayLike
+    identity_verified: ArrayLike
+    is_pep: ArrayLike
+    pep_reviewed: ArrayLike
+    sanctions_hit: ArrayLike
+    trading_history_days: ArrayLike
+    bureau_default_24m: ArrayLike
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | pd.DataFrame) -> DecisionInputs:
+        """From a dict of arrays or a DataFrame with these column names (extra ones ignored)."""
+        missing = [name for name in INPUT_FIELDS if name not in data]
+        if missing:
+            raise InputError(f"decision inputs: missing column(s) {', '.join(missing)}", field=missing[0])
+        return cls(**{name: np.asarray(data[name]) for name in INPUT_FIELDS})
+
+
+INPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DecisionInputs))
+
+
+@dataclass(slots=True)
+class DecisionBatch:
+    """Decisions for n applicants, column-wise (every array has length n). Treat as read-only.
+
+    ``outcome_code`` indexes ``OUTCOMES``; ``reason_mask`` holds the policy reason bits
+    (``pricing.reasons``). Money is minor units: ``credit_limit_minor`` int64 (0 when
+    declined); EAD, EL, EC and expected interest / net income (per year) are float64
+    expectations. Rates, RAROC, K and R are per unit of exposure per year.
+    ``record(i, model_reasons)`` gives one JSON-ready decision.
+    """
+
+    outcome_code: npt.NDArray[np.int8]
+    grade: IntArray
+    pd_12m: FloatArray
+    lgd: FloatArray
+    ccf: FloatArray
+    requested_line_minor: IntArray
+    platform_assets_minor: IntArray
+    annual_income_minor: IntArray
+    credit_limit_minor: IntArray
+    max_leverage: FloatArray
+    haircut_addon: FloatArray
+    ead_minor: FloatArray
+    expected_loss_minor: FloatArray
+    economic_capital_minor: FloatArray
+    expected_interest_minor: FloatArray
+    expected_net_income_minor: FloatArray
+    annual_rate: FloatArray
+    required_rate: FloatArray
+    raroc: FloatArray
+    capital_k: FloatArray
+    correlation: FloatArray
+    reason_mask: npt.NDArray[np.uint32]
+    policy: Policy
+
+    def __len__(self) -> int:
+        return int(self.outcome_code.shape[0])
+
+    @property
+    def outcome(self) -> npt.NDArray[np.object_]:
+        """Outcome labels ("approve" / "refer" / "decline")."""
+        return _OUTCOME_LABELS[self.outcome_code]
+
+    @property
+    def policy_version(self) -> str:
+        return self.policy.version
+
+    @property
+    def policy_hash(self) -> str:
+        return self.policy.policy_hash
+
+    def binding_cap(self, i: int) -> int:
+        """Which cap set applicant ``i``'s line: 0 tier, 1 assets, 2 income, 3 requested."""
+        caps = _caps(
+            self.grade[i : i + 1],
+            self.platform_assets_minor[i : i + 1],
+            self.annual_income_minor[i : i + 1],
+            self.requested_line_minor[i : i + 1],
+            self.policy,
+        )
+        return int(caps[:, 0].argmin())
+
+    def reason_codes(self, i: int) -> list[str]:
+        """Policy reason codes that explain applicant ``i``'s outcome (knock-outs first)."""
+        return codes_from_mask(int(self.reason_mask[i]), OUTCOMES[self.outcome_code[i]])
+
+    def policy_reasons(self, i: int) -> list[dict[str, Any]]:
+        """Policy reasons of applicant ``i`` as dicts (code, feature, text, contribution=None)."""
+        mask = int(self.reason_mask[i])
+        binding = self.binding_cap(i) if mask & BIT["RF_LINE_CUT"] else 3
+        return reason_dicts(mask, self.policy, OUTCOMES[self.outcome_code[i]], binding)
+
+    def record(self, i: int, model_reasons: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+        """One decision as a JSON-ready dict (a non-finite RAROC becomes None).
+
+        ``reasons`` = policy reasons first, then ``model_reasons`` (caller's order, largest
+        adverse first), at most four in all.
+        """
+        out: dict[str, Any] = {"outcome": OUTCOMES[self.outcome_code[i]]}
+        for name in _NUMERIC_COLUMNS:
+            value = getattr(self, name)[i].item()
+            out[name] = value if not isinstance(value, float) or np.isfinite(value) else None
+        out["reason_codes"] = self.reason_codes(i)
+        out["reasons"] = merge_reasons(self.policy_reasons(i), model_reasons)
+        out["policy_version"] = self.policy_version
+        out["policy_hash"] = self.policy_hash
+        return out
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """All per-applicant arrays by name, plus the ``outcome`` labels."""
+        cols: dict[str, np.ndarray] = {"outcome": self.outcome}
+        cols.update({name: getattr(self, name) for name in _NUMERIC_COLUMNS})
+        return cols
+
+    def to_frame(self) -> pd.DataFrame:
+        """A DataFrame (pandas imported here, off the hot path) for reports and simulate."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.columns())
+        frame["outcome"] = frame["outcome"].astype("string")
+        return frame
+
+
+_NUMERIC_COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in fields(DecisionBatch) if f.name not in ("outcome_code", "policy")
+)
+_DECLINE = np.uint32(DECLINE_BITS)
+_REFER = np.uint32(REFER_BITS)
+
+
+# Fast-path bounds, one row per field (closed intervals; PD's open (0, 1) via nextafter).
+# Integers are compared as float64: exact up to 2**53, far above MAX_AMOUNT_MINOR.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "pd_12m": (float(np.nextafter(0.0, 1.0)), float(np.nextafter(1.0, 0.0))),
+    "lgd": (0.0, 1.0),
+    "ccf": (0.0, 1.0),
+    "age": (0.0, MAX_AGE_INPUT),
+    "trading_history_days": (0.0, MAX_HISTORY_DAYS),
+    "grade": (1, DEFAULT_GRADE),
+    "requested_line_minor": (0, MAX_AMOUNT_MINOR),
+    "platform_assets_minor": (0, MAX_AMOUNT_MINOR),
+    "annual_income_minor": (0, MAX_AMOUNT_MINOR),
+}
+_LOW = np.array([[lo] for lo, _ in _BOUNDS.values()])
+_HIGH = np.array([[hi] for _, hi in _BOUNDS.values()])
+_INT_FIELDS = ("grade", "requested_line_minor", "platform_assets_minor", "annual_income_minor")
+_FLAG_FIELDS = ("identity_verified", "is_pep", "pep_reviewed", "sanctions_hit", "bureau_default_24m")
+
+
+def _all_valid(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Fast path: the rules of the field-by-field checks as one stacked comparison.
+
+    Returns None when anything is unusual (other dtypes or shapes, or a rule broken); the
+    slow path then converts, broadcasts, or raises the InputError that names the field.
+    """
+    shape = raw["pd_12m"].shape
+    if len(shape) != 1 or any(a.shape != shape for a in raw.values()):
+        return None
+    if any(raw[name].dtype != np.bool_ for name in _FLAG_FIELDS):
+        return None
+    if any(raw[name].dtype.kind not in "iu" for name in _INT_FIELDS):
+        return None
+    try:
+        numbers = np.array([raw[name] for name in _BOUNDS], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if not ((numbers >= _LOW) & (numbers <= _HIGH)).all():
+        return None
+    out = dict(zip(_BOUNDS, numbers, strict=True))
+    out.update({name: raw[name].astype(np.int64, copy=False) for name in _INT_FIELDS})
+    out.update({name: raw[name] for name in _FLAG_FIELDS})
+    return out
+
+
+def _validated(inputs: DecisionInputs) -> dict[str, np.ndarray]:
+    raw = {name: np.asarray(getattr(inputs, name)) for name in INPUT_FIELDS}
+    fast = _all_valid(raw)
+    if fast is not None:
+        return fast
+    arrays: dict[str, np.ndarray] = {
+        "pd_12m": check_pd(raw["pd_12m"], "pd_12m"),
+        "lgd": check_lgd(raw["lgd"]),
+        "ccf": checked_array(raw["ccf"], "ccf", 0.0, 1.0),
+        "grade": check_grade(raw["grade"]),
+        "requested_line_minor": check_minor(raw["requested_line_minor"], "requested_line_minor"),
+        "platform_assets_minor": check_minor(raw["platform_assets_minor"], "platform_assets_minor"),
+        "annual_income_minor": check_minor(raw["annual_income_minor"], "annual_income_minor"),
+        "age": checked_array(raw["age"], "age", 0, MAX_AGE_INPUT),
+        "trading_history_days": checked_array(
+            raw["trading_history_days"], "trading_history_days", 0, MAX_HISTORY_DAYS
+        ),
+    }
+    arrays.update({name: check_flag(raw[name], name) for name in _FLAG_FIELDS})
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError:
+        lengths = {name: a.shape for name, a in arrays.items() if a.ndim}
+        raise InputError(f"decision inputs: arrays of different lengths {lengths}", field="inputs") from None
+    if len(shape) > 1:
+        raise InputError(f"decision inputs must be one-dimensional, got shape {shape}", field="inputs")
+    n = shape[0] if shape else 1
+    if n > MAX_BATCH:
+        raise InputError(
+            f"decision inputs: {n} applicants exceed the batch limit {MAX_BATCH}", field="inputs"
+        )
+    return {name: np.broadcast_to(a, (n,)) for name, a in arrays.items()}
+
+
+def _price(pd_12m: FloatArray, lgd: FloatArray, policy: Policy) -> tuple[FloatArray, ...]:
+    """Per unit of exposure per year: (PD·LGD, K, R, required rate, quoted rate, net margin
+    at the quoted rate, RAROC at the quoted rate)."""
+    cap, rates = policy.capital, policy.rates
+    k, r = _capital(pd_12m, lgd, cap.formula, cap.maturity_years, cap.confidence, cap.pd_floor)
+    funding, opex, fee = rates.funding_rate, rates.opex_rate, rates.fee_rate
+    el_rate = pd_12m * lgd
+    required = _required_rate(el_rate, k, funding, opex, rates.hurdle_raroc, fee)
+    rate = np.minimum(np.maximum(required, rates.rate_floor), rates.rate_cap)
+    net = _net_margin(rate, el_rate, funding, opex, fee)
+    return el_rate, k, r, required, rate, net, _raroc_of_margin(net, k)
+
+
+def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> DecisionBatch:
+    """Decide for every applicant in ``inputs`` under ``policy`` (see the module docstring).
+
+    Raises InputError naming the field for any bad input (PD outside (0, 1), NaN, negative
+    money, grade outside 1..11, non-boolean flags, mismatched lengths); nothing is decided
+    for a batch with one bad row, so a replay never silently skips applicants.
+    """
+    if not isinstance(inputs, DecisionInputs):
+        inputs = DecisionInputs.from_mapping(inputs)
+    a = _validated(inputs)
+    pd_12m, lgd, grade, requested = a["pd_12m"], a["lgd"], a["grade"], a["requested_line_minor"]
+    assets, income = a["platform_assets_minor"], a["annual_income_minor"]
+    limits, rates, tables = policy.limits, policy.rates, policy.tables
+
+    line = _line_minor(grade, assets, income, requested, policy)
+
+    el_rate, k, r, required, rate, net, raroc = _price(pd_12m, lgd, policy)
+
+    in_default = grade == DEFAULT_GRADE
+    hits = _knockout_hits(
+        a["age"],
+        a["identity_verified"],
+        a["is_pep"],
+        a["pep_reviewed"],
+        a["sanctions_hit"],
+        a["trading_history_days"],
+        assets,
+        a["bureau_default_24m"],
+        policy,
+    )
+    hits += [  # in the order of their bits, after the knock-outs (pricing.reasons)
+        in_default,  # DC_DEFAULT
+        ~(tables.acceptable[grade] | in_default),  # DC_GRADE
+        required > rates.rate_cap,  # DC_UNPROFITABLE
+        line < limits.min_line_minor,  # DC_LINE_MIN
+        line < limits.refer_below_share * requested,  # RF_LINE_CUT
+    ]
+    mask = combine_hits(hits)
+    declined = (mask & _DECLINE) != 0
+    referred = (mask & _REFER) != 0
+    outcome = np.where(declined, np.int8(DECLINE), referred.astype(np.int8))
+
+    credit_limit = np.where(declined, 0, line)
+    ead = a["ccf"] * credit_limit
+    return DecisionBatch(
+        outcome_code=outcome,
+        grade=grade,
+        pd_12m=pd_12m,
+        lgd=lgd,
+        ccf=a["ccf"],
+        requested_line_minor=requested,
+        platform_assets_minor=assets,
+        annual_income_minor=income,
+        credit_limit_minor=credit_limit,
+        max_leverage=np.where(declined, 0.0, tables.max_leverage[grade]),
+        haircut_addon=tables.haircut_addon[grade],
+        ead_minor=ead,
+        expected_loss_minor=el_rate * ead,
+        economic_capital_minor=k * ead,
+        expected_interest_minor=rate * ead,
+        expected_net_income_minor=net * ead,
+        annual_rate=rate,
+        required_rate=required,
+        raroc=raroc,
+        capital_k=k,
+        correlation=r,
+        reason_mask=mask,
+        policy=policy,
+    )
+
+
+def quote(
+    pd_12m: ArrayLike, lgd: ArrayLike, ead: ArrayLike, policy: Policy, grade: ArrayLike | None = None
+) -> dict[str, Any]:
+    """What-if pricing of a given exposure (``creditdesk price``): no knock-outs, no line sizing.
+
+    Outcome is decline when the required rate exceeds the cap (or, with ``grade``, when the
+    grade is not acceptable), else approve. EL and EC are in the unit of ``ead``.
+    Returns float arrays keyed by name, ``outcome`` labels and per-applicant ``reasons`` codes.
+    """
+    p, lg, e = np.broadcast_arrays(check_pd(pd_12m, "pd"), check_lgd(lgd), check_ead(ead))
+    g = None if grade is None else np.broadcast_to(check_grade(grade), p.shape)
+    p, lg, e = np.atleast_1d(p, lg, e)
+    el_rate, k, r, required, rate, _net, raroc = _price(p, lg, policy)
+    hits = [np.zeros(p.shape, dtype=bool)] * 2 + [required > policy.rates.rate_cap]
+    if g is not None:
+        g = np.atleast_1d(g)
+        in_default = g == DEFAULT_GRADE
+        hits = [in_default, ~(policy.tables.acceptable[g] | in_default), hits[2]]
+    mask = combine_hits(hits, first_bit=BIT["DC_DEFAULT"].bit_length() - 1)
+    declined = (mask & _DECLINE) != 0
+    return {
+        "expected_loss": el_rate * e,
+        "correlation": r,
+        "capital_k": k,
+        "economic_capital": k * e,
+        "required_rate": required,
+        "annual_rate": rate,
+        "raroc": raroc,
+        "outcome": _OUTCOME_LABELS[np.where(declined, DECLINE, APPROVE)],
+        "reasons": [codes_from_mask(int(m), "decline") for m in mask],
+    }
