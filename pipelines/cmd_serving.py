@@ -20,8 +20,10 @@ def register(app: typer.Typer) -> None:
     """Add this room's commands to ``app``; commands import heavy libraries in their bodies."""
     keys = typer.Typer(help="API keys of the decision API.", no_args_is_help=True)
     pii = typer.Typer(help="Encrypted applicant PII (AES-256-GCM) at rest.", no_args_is_help=True)
+    decisions = typer.Typer(help="The decision journal (append-only, hash-chained).", no_args_is_help=True)
     app.add_typer(keys, name="keys")
     app.add_typer(pii, name="pii")
+    app.add_typer(decisions, name="decisions")
 
     @app.command("serve")
     def serve(
@@ -73,6 +75,15 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"no live key with id {key_id!r}", field="key_id")
         print(json.dumps({"key_id": key_id, "revoked": True}) if as_json else f"revoked {key_id}")
 
+    @decisions.command("verify")
+    def decisions_verify(
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    ) -> None:
+        """Verify the decision journal: exit 0 when intact, 1 when a row was edited or deleted."""
+        code = verify_journal(as_json)
+        if code:
+            raise typer.Exit(code)
+
     @pii.command("rotate")
     def pii_rotate(
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -95,6 +106,38 @@ def register(app: typer.Typer) -> None:
         counts = vault.count_by_key()
         result = {"rotated": rotated, "active_key_id": keyring.active_key_id, "rows_by_key": counts}
         print(json.dumps(result) if as_json else f"re-sealed {rotated} rows; rows by key: {counts}")
+
+
+def verify_journal(as_json: bool) -> int:
+    """Walk the decision journal's hash chain; 0 when intact, 1 when any row was edited or deleted."""
+    from sqlalchemy import func, select
+
+    from creditdesk.settings import get_settings
+    from ledger.journal import DecisionJournal
+    from ledger.storage import journal, make_engine, migrate
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        migrate(engine)
+        breaks = DecisionJournal(engine).verify()
+        with engine.connect() as conn:
+            rows = int(conn.execute(select(func.count()).select_from(journal)).scalar_one())
+    finally:
+        engine.dispose()
+    report = {
+        "ok": not breaks,
+        "rows": rows,
+        "breaks": [{"seq": b.seq, "decision_id": b.decision_id, "problem": b.problem} for b in breaks],
+    }
+    if as_json:
+        print(json.dumps(report))
+    elif breaks:
+        for item in report["breaks"]:
+            print(f"BROKEN seq {item['seq']} decision {item['decision_id']}: {item['problem']}")
+        print(f"decision journal: {len(breaks)} break(s) in {rows} rows")
+    else:
+        print(f"decision journal intact: {rows} rows, hash chain verified")
+    return 0 if not breaks else 1
 
 
 def run_server(host: str, port: int, workers: int) -> None:
