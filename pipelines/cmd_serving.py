@@ -124,15 +124,12 @@ def verify_journal(as_json: bool) -> int:
             rows = int(conn.execute(select(func.count()).select_from(journal)).scalar_one())
     finally:
         engine.dispose()
-    report = {
-        "ok": not breaks,
-        "rows": rows,
-        "breaks": [{"seq": b.seq, "decision_id": b.decision_id, "problem": b.problem} for b in breaks],
-    }
+    found = [{"seq": b.seq, "decision_id": b.decision_id, "problem": b.problem} for b in breaks]
+    report = {"ok": not breaks, "rows": rows, "breaks": found}
     if as_json:
         print(json.dumps(report))
     elif breaks:
-        for item in report["breaks"]:
+        for item in found:
             print(f"BROKEN seq {item['seq']} decision {item['decision_id']}: {item['problem']}")
         print(f"decision journal: {len(breaks)} break(s) in {rows} rows")
     else:
