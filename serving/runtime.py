@@ -26,6 +26,7 @@ class Loaded:
     champions: Any
     policy: Any
     versions: dict[str, str]
+    instruments: Any = None  # features.builders.InstrumentIndex of the traded universe
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -106,6 +107,8 @@ def registry_loader(tracking_uri: str) -> Loader:
         policy = load_policy()
         versions = {str(k): str(v) for k, v in dict(getattr(champions, "versions", {}) or {}).items()}
         versions["policy"] = str(getattr(policy, "version", "unknown"))
-        return Loaded(champions=champions, policy=policy, versions=versions)
+        versions["policy_hash"] = str(getattr(policy, "policy_hash", "unknown"))
+        instruments = getattr(champions, "instruments", None)
+        return Loaded(champions=champions, policy=policy, versions=versions, instruments=instruments)
 
     return _load

@@ -222,7 +222,9 @@ class Reason(BaseModel):
     code: str = Field(description="stable reason code, e.g. 'R_BUREAU_SCORE'")
     feature: str | None = Field(description="catalogue feature behind it (None for policy rules)")
     text: str = Field(description="plain-language reason")
-    contribution: float = Field(description="contribution to the score (log-odds); adverse > 0")
+    contribution: float | None = Field(
+        description="contribution to the score (log-odds; adverse > 0); None for policy rules"
+    )
 
 
 class Decision(BaseModel):
@@ -233,11 +235,11 @@ class Decision(BaseModel):
     customer_id: int
     outcome: Literal["approve", "refer", "decline"]
     pd_12m: float = Field(ge=0, le=1)
-    grade: int
+    grade: int = Field(ge=1, le=11, description="master-scale grade (11 = in default)")
     lgd: float = Field(ge=0, le=1)
-    ead_minor: int
-    expected_loss_minor: int
-    economic_capital_minor: int
+    ead_minor: float = Field(description="expected exposure at default, minor units (an expectation)")
+    expected_loss_minor: float
+    economic_capital_minor: float
     annual_rate: float
     credit_limit_minor: int
     max_leverage: float

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from typing import Any
 
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from serving.decide import Conflict, DecisionService, Outcome
 from serving.deps import require, services
 from serving.errors import ApiError, responses
 from serving.keys import Principal, Role
 from serving.runtime import NotReady
-from serving.schemas import DecisionRequest
+from serving.schemas import BatchRequest, Decision, DecisionRequest
 from serving.services import Services
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -25,22 +29,102 @@ def _not_ready(exc: NotReady) -> ApiError:
     )
 
 
-@router.post("", status_code=201, responses=responses(401, 403, 413, 422, 429, 503))
-def decide(
-    body: DecisionRequest,
-    response: Response,
-    _who: Principal = Depends(require(Role.onboarding)),
-    svc: Services = Depends(services),
-) -> None:
-    """Decide one application (idempotent on ``application_id``)."""
+def _engine(request: Request, svc: Services = Depends(services)) -> DecisionService:
+    engine: DecisionService | None = getattr(request.app.state, "decision_service", None)
+    if engine is None:
+        engine = DecisionService(svc)
+        request.app.state.decision_service = engine
+    return engine
+
+
+def _decide_one(engine: DecisionService, body: DecisionRequest) -> Outcome:
     try:
-        svc.runtime.require()
+        return engine.decide(body)
     except NotReady as exc:
         raise _not_ready(exc) from None
-    raise ApiError(
-        503,
-        "service not ready",
-        field="models",
-        rule="not_integrated",
-        message="the decision engine is not wired in yet",
-    )
+    except Conflict as exc:
+        raise ApiError(
+            409, "conflict", field="application_id", rule="idempotency_conflict", message=str(exc)
+        ) from None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Decision,
+    responses={
+        200: {"model": Decision, "description": "stored decision (resend)"},
+        **responses(401, 403, 409, 413, 422, 429, 503),
+    },
+)
+def decide(
+    body: DecisionRequest,
+    request: Request,
+    response: Response,
+    _who: Principal = Depends(require(Role.onboarding)),
+    engine: DecisionService = Depends(_engine),
+) -> Decision:
+    """Decide one application. Idempotent on ``application_id``: the same body again returns
+    the stored decision (200); a different body under the same id is refused (409)."""
+    outcome = _decide_one(engine, body)
+    if outcome.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["X-Decision-Id"] = outcome.decision.decision_id
+    request.scope.setdefault("creditdesk", {})["decision_id"] = outcome.decision.decision_id
+    return outcome.decision
+
+
+@router.post("/batch", responses=responses(401, 403, 413, 422, 429, 503))
+def decide_batch(
+    body: BatchRequest,
+    _who: Principal = Depends(require(Role.onboarding)),
+    engine: DecisionService = Depends(_engine),
+) -> dict[str, Any]:
+    """Decide up to 1,000 applications; each is journalled (and idempotent) on its own."""
+    results: list[dict[str, Any]] = []
+    for application in body.applications:
+        try:
+            outcome = _decide_one(engine, application)
+        except ApiError as exc:
+            if exc.status == 503:
+                raise
+            results.append(
+                {
+                    "application_id": application.application_id,
+                    "status": exc.status,
+                    "errors": [e.model_dump() for e in exc.errors],
+                }
+            )
+            continue
+        results.append(
+            {
+                "application_id": application.application_id,
+                "status": 200 if outcome.replayed else 201,
+                "decision": outcome.decision.model_dump(mode="json"),
+            }
+        )
+    return {"results": results}
+
+
+@router.get("/{decision_id}", responses=responses(401, 403, 404, 422, 429, 503))
+async def get_decision(
+    decision_id: str = Path(pattern=r"^[0-9a-f]{32}$"),
+    replay: bool = Query(default=False, description="recompute with the loaded models and policy"),
+    _who: Principal = Depends(require(Role.analyst)),
+    engine: DecisionService = Depends(_engine),
+) -> dict[str, Any]:
+    """The stored decision: inputs (PII excluded), features, outputs, model and policy versions."""
+    try:
+        stored, replayed = await run_in_threadpool(engine.get, decision_id, replay)
+    except KeyError:
+        raise ApiError(
+            404, "not found", field="decision_id", rule="not_found", message="no such decision"
+        ) from None
+    except NotReady as exc:
+        raise _not_ready(exc) from None
+    result: dict[str, Any] = {"stored": stored}
+    if replayed is not None:
+        result["replay"] = replayed
+        result["same_numbers"] = all(replayed.get(k) == v for k, v in stored["record"].items())
+    return result

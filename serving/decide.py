@@ -1,0 +1,233 @@
+"""One application in, one journalled decision out: features -> models -> pricing -> journal.
+
+Every step is the shared code of its room — ``features.builders.online_features`` (the same
+core as the batch job), the champion models' numpy scoring, ``pricing.decision.decide`` —
+so the API never has a second implementation of anything. This module only orders the
+steps and does the I/O: PII into the encrypted vault, the decision into the hash-chained
+journal, in that order, and the PII row is removed again if the journal write fails, so a
+decision that fails midway stores nothing.
+
+The scoring contract expected from the models room (``Loaded.champions``):
+``champions.score(X: float64 (n, n_features)) -> obj`` with arrays ``pd_12m``, ``grade``,
+``lgd``, ``ccf`` (each length n) and ``reasons`` (n lists of dicts: code, feature, text,
+contribution; largest adverse first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from creditdesk.errors import InputError
+from features.builders import online_features
+from features.catalogue import CATALOGUE_VERSION, feature_names
+from pricing.decision import DecisionInputs, decide
+from serving.db import applicant_pii
+from serving.runtime import Loaded
+from serving.schemas import Decision, DecisionRequest
+from serving.services import Services
+
+_ACCOUNT_AGE = feature_names().index("account_age_days")
+
+
+class Conflict(Exception):
+    """The application id already has a decision made from different inputs."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    replayed: bool  # True when the stored decision was returned (idempotent resend)
+
+
+def request_digest(request: DecisionRequest) -> str:
+    """sha256 of the canonical request (PII included, so a changed name is a changed request)."""
+    text = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def feature_row(request: DecisionRequest, loaded: Loaded) -> np.ndarray:
+    """The catalogue-ordered feature row of one application (the batch job's own code)."""
+    kyc = request.kyc.model_dump()
+    trades = request.trades or []
+    flows = request.cash_flows or []
+    return online_features(
+        application={
+            "application_date": np.datetime64(request.application_date, "ns"),
+            "requested_line_minor": request.requested_line_minor,
+            "platform_assets_minor": request.platform_assets_minor,
+        },
+        customer={**kyc, "account_opened_date": np.datetime64(request.kyc.account_opened_date, "ns")},
+        bureau=request.bureau.model_dump(),
+        trades={
+            "trade_id": [t.trade_id for t in trades],
+            "timestamp": np.array([t.timestamp for t in trades], dtype="datetime64[ns]"),
+            "ticker": [t.ticker for t in trades],
+            "side": [t.side for t in trades],
+            "quantity": np.array([t.quantity for t in trades], dtype=np.int64),
+            "price": np.array([t.price for t in trades], dtype=np.float64),
+            "fees_minor": np.array([t.fees_minor for t in trades], dtype=np.int64),
+        },
+        cash_flows={
+            "timestamp": np.array([c.timestamp for c in flows], dtype="datetime64[ns]"),
+            "kind": [c.kind for c in flows],
+            "amount_minor": np.array([c.amount_minor for c in flows], dtype=np.int64),
+        },
+        instruments=loaded.instruments,
+    )
+
+
+def compute(request: DecisionRequest, loaded: Loaded, features: np.ndarray | None = None) -> dict[str, Any]:
+    """The decision's numbers (pure: no I/O). ``features`` given = replay of stored features."""
+    row = feature_row(request, loaded) if features is None else features
+    scored = loaded.champions.score(row.reshape(1, -1))
+    inputs = DecisionInputs(
+        pd_12m=np.asarray(scored.pd_12m, dtype=np.float64),
+        lgd=np.asarray(scored.lgd, dtype=np.float64),
+        ccf=np.asarray(scored.ccf, dtype=np.float64),
+        grade=np.asarray(scored.grade, dtype=np.int64),
+        requested_line_minor=np.array([request.requested_line_minor], dtype=np.int64),
+        platform_assets_minor=np.array([request.platform_assets_minor], dtype=np.int64),
+        annual_income_minor=np.array([request.kyc.annual_income_minor], dtype=np.int64),
+        age=np.array([request.kyc.age], dtype=np.float64),
+        identity_verified=np.array([request.kyc.identity_verified]),
+        is_pep=np.array([request.kyc.is_pep]),
+        pep_reviewed=np.array([request.kyc.pep_reviewed]),
+        sanctions_hit=np.array([request.kyc.sanctions_hit]),
+        trading_history_days=np.array([row[_ACCOUNT_AGE]], dtype=np.float64),
+        bureau_default_24m=np.array([request.bureau.bureau_default_24m]),
+    )
+    batch = decide(inputs, loaded.policy)
+    record = batch.record(0, model_reasons=list(scored.reasons[0]))
+    return {"features": [float(v) if np.isfinite(v) else None for v in row], "record": record}
+
+
+def _decision(decision_id: str, request: DecisionRequest, stored: Mapping[str, Any]) -> Decision:
+    record = stored["record"]
+    return Decision(
+        decision_id=decision_id,
+        application_id=request.application_id,
+        customer_id=request.customer_id,
+        outcome=record["outcome"],
+        pd_12m=record["pd_12m"],
+        grade=record["grade"],
+        lgd=record["lgd"],
+        ead_minor=record["ead_minor"],
+        expected_loss_minor=record["expected_loss_minor"],
+        economic_capital_minor=record["economic_capital_minor"],
+        annual_rate=record["annual_rate"],
+        credit_limit_minor=record["credit_limit_minor"],
+        max_leverage=record["max_leverage"],
+        raroc=record["raroc"],
+        reasons=record["reasons"][:4],
+        model_versions=stored["versions"],
+        policy_version=record["policy_version"],
+        decided_at=dt.datetime.fromisoformat(stored["decided_at"]),
+    )
+
+
+# Replay needs no PII (it is never a feature); erased PII must not make a decision unreplayable.
+_NO_PII = {"full_name": "-", "national_id": "ERASED", "phone": "+0000000", "address": "-"}
+
+
+def stored_request(payload: Mapping[str, Any], pii: Mapping[str, str] | None) -> DecisionRequest:
+    applicant = dict(pii) if pii else _NO_PII
+    return DecisionRequest.model_validate_json(json.dumps({**payload["request"], "applicant": applicant}))
+
+
+class DecisionService:
+    def __init__(self, svc: Services) -> None:
+        from ledger.journal import DecisionJournal
+        from ledger.storage import make_engine, migrate
+
+        engine = make_engine(svc.settings.database_url)
+        migrate(engine)
+        self.journal = DecisionJournal(engine)
+        self.svc = svc
+
+    def decide(self, request: DecisionRequest) -> Outcome:
+        loaded = self.svc.runtime.require()  # one bundle for the whole request (reload-safe)
+        digest = request_digest(request)
+        app_key = str(request.application_id)
+        existing = self.journal.get_by_application(app_key)
+        if existing is not None:
+            return self._existing(existing, request, digest)
+        start = time.perf_counter()
+        numbers = compute(request, loaded)
+        self.svc.metrics.decision_latency.observe(time.perf_counter() - start)
+        decision_id = uuid.uuid4().hex
+        payload = {
+            "request": request.model_dump(mode="json", exclude={"applicant"}),
+            "request_sha256": digest,
+            "features": numbers["features"],
+            "catalogue_version": CATALOGUE_VERSION,
+            "record": numbers["record"],
+            "versions": loaded.versions,
+            "decided_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        pii_row = self.svc.pii.seal_row(request.application_id, request.applicant.model_dump())
+        inserted = self._insert_pii(pii_row)
+        try:
+            entry = self.journal.append(decision_id, app_key, payload)
+        except Exception:
+            if inserted:
+                with self.svc.engine.begin() as conn:
+                    conn.execute(
+                        applicant_pii.delete().where(applicant_pii.c.application_id == request.application_id)
+                    )
+            raise
+        if entry.decision_id != decision_id:  # a concurrent twin won the race: answer with its decision
+            return self._existing(entry, request, digest)
+        decision = _decision(decision_id, request, payload)
+        self.svc.metrics.decisions.labels(decision.outcome, str(decision.grade)).inc()
+        return Outcome(decision, replayed=False)
+
+    def _insert_pii(self, row: dict[str, object]) -> bool:
+        try:
+            with self.svc.engine.begin() as conn:
+                conn.execute(applicant_pii.insert().values(**row))
+        except sa.exc.IntegrityError:
+            return False  # the same application's PII is already stored (resend or race)
+        return True
+
+    def _existing(self, entry: Any, request: DecisionRequest, digest: str) -> Outcome:
+        if entry.payload.get("request_sha256") != digest:
+            raise Conflict(
+                f"application_id {request.application_id} already has decision {entry.decision_id} "
+                "made from different inputs; use a new application_id"
+            )
+        return Outcome(_decision(entry.decision_id, request, entry.payload), replayed=True)
+
+    def get(self, decision_id: str, replay: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The stored decision (inputs without PII, features, outputs, versions) and, with
+        ``replay``, the numbers recomputed from the stored features with the loaded bundle."""
+        entry = self.journal.get(decision_id)
+        if entry is None:
+            raise KeyError(decision_id)
+        stored = dict(entry.payload)
+        stored["decision_id"] = entry.decision_id
+        stored["journal_seq"] = entry.seq
+        stored["journal_hash"] = entry.hash
+        if not replay:
+            return stored, None
+        loaded = self.svc.runtime.require()
+        if loaded.versions != stored["versions"]:
+            raise InputError(
+                f"stored versions {stored['versions']} are not the loaded ones {loaded.versions}; "
+                "replay needs the models and policy that made the decision",
+                field="replay",
+            )
+        request = stored_request(stored, None)
+        again = compute(request, loaded)  # features recomputed from the stored inputs, too
+        replayed = dict(again["record"])
+        replayed["features_match"] = again["features"] == stored["features"]
+        return stored, replayed

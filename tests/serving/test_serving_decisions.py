@@ -1,0 +1,173 @@
+"""The decision path end to end in process, with a real (small) LightGBM booster as champion.
+
+The models room's registry adapter is not wired in here: the champion set below is a real
+``lightgbm.Booster`` trained on catalogue-shaped rows plus the master scale, exposing the
+scoring contract ``serving.decide`` documents. Everything else is the production code:
+online features, pricing.decide, the journal, the PII vault.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.builders import InstrumentIndex
+from features.catalogue import feature_names
+from ledger.journal import DecisionJournal
+from ledger.storage import make_engine
+from models.master_scale import grade_of
+from pricing.policy import load_policy
+from serving.runtime import Loaded
+
+NAMES = feature_names()
+pytestmark = pytest.mark.slow
+
+
+class BoosterChampions:
+    """A native booster scoring numpy rows: PD, grade, fixed LGD/CCF, top adverse reasons."""
+
+    def __init__(self, seed: int = 3) -> None:
+        import lightgbm as lgb
+
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(600, len(NAMES)))
+        score_col = NAMES.index("bureau_score")
+        X[:, score_col] = rng.uniform(300, 850, 600)
+        y = (rng.uniform(size=600) < 1 / (1 + np.exp((X[:, score_col] - 560) / 60))).astype(int)
+        params = {"objective": "binary", "verbose": -1, "num_leaves": 4, "seed": seed, "deterministic": True}
+        self.booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=15)
+        self.versions = {"pd": "7", "lgd": "fixed-0.4", "ead": "ccf-1"}
+
+    def score(self, X: np.ndarray) -> SimpleNamespace:
+        pd_12m = np.clip(self.booster.predict(X), 1e-4, 0.9999)
+        contrib = np.asarray(self.booster.predict(X, pred_contrib=True))[:, :-1]
+        reasons = []
+        for row in contrib:
+            top = [int(j) for j in np.argsort(-row)[:2] if row[j] > 0]
+            reasons.append(
+                [
+                    {
+                        "code": f"M_{NAMES[j].upper()}",
+                        "feature": NAMES[j],
+                        "text": NAMES[j],
+                        "contribution": float(row[j]),
+                    }
+                    for j in top
+                ]
+            )
+        n = X.shape[0]
+        return SimpleNamespace(
+            pd_12m=pd_12m, grade=grade_of(pd_12m), lgd=np.full(n, 0.4), ccf=np.ones(n), reasons=reasons
+        )
+
+
+@pytest.fixture(scope="module")
+def champions() -> BoosterChampions:
+    return BoosterChampions()
+
+
+@pytest.fixture
+def live(make_harness: Any, champions: BoosterChampions) -> Any:
+    instruments = InstrumentIndex.from_frame(
+        pd.DataFrame(
+            {
+                "ticker": ["AAPL", "MSFT", "XYZ"],
+                "volatile": [False, False, True],
+                "adv_shares": [5e7, 3e7, 1e4],
+            }
+        )
+    )
+    policy = load_policy()
+    versions = {**champions.versions, "policy": policy.version, "policy_hash": policy.policy_hash}
+    h = make_harness(CREDITDESK_LOAD_MODELS_ON_STARTUP="false")
+    h.app.state.services.runtime._loader = lambda: Loaded(champions, policy, versions, instruments)
+    h.app.state.services.runtime.load()
+    return h
+
+
+def test_ready_after_load(live: Any) -> None:
+    ready = live.client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["versions"]["pd"] == "7"
+    assert 'creditdesk_model_info{component="pd",version="7"} 1.0' in live.client.get("/metrics").text
+
+
+def test_decide_is_idempotent_replayable_journalled_and_pii_sealed(live: Any, body: dict[str, Any]) -> None:
+    onboarding, analyst = live.key("onboarding"), live.key("analyst")
+    first = live.client.post("/v1/decisions", json=body, headers=onboarding)
+    assert first.status_code == 201, first.text
+    decision = first.json()
+    assert first.headers["x-decision-id"] == decision["decision_id"]
+    assert decision["outcome"] in ("approve", "refer", "decline") and 1 <= decision["grade"] <= 11
+    assert len(decision["reasons"]) <= 4 and decision["model_versions"]["pd"] == "7"
+    if decision["outcome"] != "decline":
+        assert 0 < decision["credit_limit_minor"] <= body["requested_line_minor"]
+        assert decision["expected_loss_minor"] == pytest.approx(
+            decision["pd_12m"] * decision["lgd"] * decision["ead_minor"]
+        )
+
+    again = live.client.post("/v1/decisions", json=body, headers=onboarding)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == decision
+
+    changed = json.loads(json.dumps(body))
+    changed["requested_line_minor"] += 1
+    conflict = live.client.post("/v1/decisions", json=changed, headers=onboarding)
+    assert conflict.status_code == 409 and conflict.json()["errors"][0]["field"] == "application_id"
+
+    stored = live.client.get(f"/v1/decisions/{decision['decision_id']}?replay=true", headers=analyst)
+    assert stored.status_code == 200, stored.text
+    payload = stored.json()
+    assert payload["same_numbers"] is True and payload["replay"]["features_match"] is True
+    assert "applicant" not in payload["stored"]["request"]
+    assert len(payload["stored"]["features"]) == len(NAMES)
+    assert body["applicant"]["national_id"] not in stored.text
+
+    svc = live.app.state.services
+    assert svc.pii.get(body["application_id"]) == body["applicant"]
+    raw = b"".join(p.read_bytes() for p in live.var_dir.glob("ledger.db*"))
+    assert body["applicant"]["national_id"].encode() not in raw
+    assert body["applicant"]["full_name"].encode() not in raw
+    assert DecisionJournal(make_engine(svc.settings.database_url)).verify() == []
+    assert 'creditdesk_decisions_total{grade="' in live.client.get("/metrics").text
+    assert body["applicant"]["full_name"] not in live.logs.getvalue()
+
+
+def test_unknown_ticker_is_422_and_stores_nothing(live: Any, body: dict[str, Any]) -> None:
+    body["trades"][0]["ticker"] = "NOPE"
+    response = live.client.post("/v1/decisions", json=body, headers=live.key("onboarding"))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "trades.ticker"
+    assert live.app.state.services.pii.get(body["application_id"]) is None
+
+
+def test_batch_and_concurrent_twins_give_one_decision(live: Any, body: dict[str, Any]) -> None:
+    auth = live.key("onboarding")
+    apps = []
+    for i in range(3):
+        app = json.loads(json.dumps(body))
+        app["application_id"] = 5000 + i
+        apps.append(app)
+    batch = live.client.post("/v1/decisions/batch", json={"applications": apps}, headers=auth)
+    assert batch.status_code == 200
+    assert [r["status"] for r in batch.json()["results"]] == [201, 201, 201]
+    too_many = live.client.post("/v1/decisions/batch", json={"applications": [body] * 1001}, headers=auth)
+    assert too_many.status_code in (413, 422)
+
+    twin = json.loads(json.dumps(body))
+    twin["application_id"] = 9191
+    ids: list[str] = []
+
+    def send() -> None:
+        ids.append(live.client.post("/v1/decisions", json=twin, headers=auth).json()["decision_id"])
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 1
