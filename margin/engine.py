@@ -12,9 +12,9 @@ Regimes (thresholds are contract terms; the defaults are the usual ones):
   ``(cash + market value) / debt``; warning below 150 %, margin call below 130 % (top up to
   150 % within 2 trading days), immediate forced liquidation below a house floor of 110 %,
   cash withdrawable only above 300 %. Initial: financing margin ratio 100 % (exchange
-  notice of 2026-01-14; 80 % from 2023-09-08) — the margin (cash plus haircut collateral,
-  less debt) must be at least 100 % of the debt, i.e. at most one unit of loan per unit of
-  margin.
+  notice of 2026-01-14; 80 % from 2023-09-08): available margin (cash plus collateral at
+  its conversion rate, net of the loan) must cover 100 % of the loan — at most one unit of
+  loan per unit of margin (see ``initial_margin_ok``).
 * ``us``: Reg T 50 % initial (equity ≥ 50 % of long market value) and FINRA 4210 25 %
   maintenance (equity / market value), a house warning band at 30 % and a concentration
   add-on (+5 points when one position is more than 60 % of the account).
@@ -185,10 +185,20 @@ def initial_margin_ok(
     debt: np.ndarray,
     reg: Regime = CN,
 ) -> np.ndarray:
-    """Whether a position may be opened or a loan drawn: the regime's initial requirement after it."""
+    """Whether a position may be opened or a loan drawn: the regime's initial requirement after it.
+
+    ``cn``: the exchange's available-margin formula with all positions pooled —
+    cash + conversion × (market value − debt) − financing margin ratio × debt ≥ 0, where the
+    conversion rate is the position-weighted one (collateral value / market value). With a
+    70 % rate that allows about 0.7 of a unit of loan per unit of own money.
+    ``us``: Reg T — equity ≥ 50 % of the long market value.
+    """
     if reg.kind == "collateral_ratio":
-        margin = cash + collateral_value - debt
-        return margin >= reg.initial * debt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            conv = np.where(
+                market_value > 0, collateral_value / np.where(market_value > 0, market_value, 1.0), 0.0
+            )
+        return cash + conv * (market_value - debt) - reg.initial * debt >= 0
     return cash + market_value - debt >= reg.initial * market_value
 
 

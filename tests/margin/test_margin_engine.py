@@ -63,19 +63,11 @@ def test_us_maintenance_with_concentration_addon() -> None:
 
 
 def test_initial_margin_rules() -> None:
-    # cn: margin = cash + collateral − debt must be ≥ 100 % of debt; us: equity ≥ 50 % of market value
-    ok = initial_margin_ok(
-        np.array([0.0, 0.0]),
-        np.array([2000.0, 2000.0]),
-        np.array([1400.0, 1400.0]),
-        np.array([700.0, 701.0]),
-        CN,
-    )
-    assert ok.tolist() == [True, False]
-    ok_us = initial_margin_ok(
-        np.array([0.0, 0.0]), np.array([2000.0, 2000.0]), np.array([0.0, 0.0]), np.array([1000.0, 1001.0]), US
-    )
-    assert ok_us.tolist() == [True, False]
+    # cn: cash + 0.7 × (MV − D) − 1.0 × D ≥ 0 with MV 2000: boundary D = 1400 / 1.7 = 823.53
+    mv, cv = np.array([2000.0, 2000.0]), np.array([1400.0, 1400.0])
+    assert initial_margin_ok(np.zeros(2), mv, cv, np.array([823.0, 824.0]), CN).tolist() == [True, False]
+    # us: equity ≥ 50 % of market value: D ≤ 1000
+    assert initial_margin_ok(np.zeros(2), mv, cv, np.array([1000.0, 1001.0]), US).tolist() == [True, False]
 
 
 def test_bad_inputs_are_refused() -> None:
