@@ -328,6 +328,7 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
     el_rate, k, r, required, rate, net, raroc = _price(pd_12m, lgd, policy)
 
     in_default = grade == DEFAULT_GRADE
+    acceptable = tables.acceptable[grade]
     hits = _knockout_hits(
         a["age"],
         a["identity_verified"],
@@ -341,10 +342,12 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
     )
     hits += [  # in the order of their bits, after the knock-outs (pricing.reasons)
         in_default,  # DC_DEFAULT
-        ~(tables.acceptable[grade] | in_default),  # DC_GRADE
+        ~(acceptable | in_default),  # DC_GRADE
         required > rates.rate_cap,  # DC_UNPROFITABLE
-        line < limits.min_line_minor,  # DC_LINE_MIN
-        line < limits.refer_below_share * requested,  # RF_LINE_CUT
+        # Line rules only for acceptable grades: an unacceptable grade's small (or zero)
+        # tier line is a consequence of the grade, not a second reason.
+        acceptable & (line < limits.min_line_minor),  # DC_LINE_MIN
+        acceptable & (line < limits.refer_below_share * requested),  # RF_LINE_CUT
     ]
     mask = combine_hits(hits)
     declined = (mask & _DECLINE) != 0

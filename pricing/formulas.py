@@ -41,6 +41,7 @@ PD_FLOOR = 0.0005
 """Basel floor on PD for capital (0.05 %); the models' master scale floors PD the same way."""
 CONFIDENCE = 0.999
 _RETAIL_K = 35.0
+_NO_CAPITAL = 1e-12  # K per unit of EAD below this is no capital: RAROC is +-inf, not 1e300
 _CORPORATE_K = 50.0
 
 
@@ -151,11 +152,11 @@ def _net_margin(rate: FloatArray, el_rate: FloatArray, funding: float, opex: flo
 
 
 def _raroc_of_margin(net: FloatArray, k: FloatArray) -> FloatArray:
-    """net / K for same-shape arrays; no capital (K = 0, i.e. LGD = 0) gives +inf for a
-    margin >= 0 and -inf for a loss, never a division warning."""
+    """net / K for same-shape arrays. No capital (K below 1e-12 per unit, i.e. LGD ~ 0) gives
+    +inf for a margin >= 0 and -inf for a loss, never a division or overflow warning."""
     out = np.full(np.shape(net), np.inf)
     np.copysign(out, net, out=out)
-    return np.divide(net, k, out=out, where=k > 0.0)
+    return np.divide(net, k, out=out, where=k > _NO_CAPITAL)
 
 
 # --- public, checked API ------------------------------------------------------------------

@@ -222,7 +222,8 @@ class Policy(_Strict):
 
 
 def _describe(error: ValidationError, source: str) -> str:
-    first = error.errors()[0]
+    # An unknown key is usually a typo of a required one; name the typo, not the gap it left.
+    first = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
         rule = "unknown key (not part of the policy schema)"

@@ -135,7 +135,7 @@ def test_raroc_without_capital_is_signed_infinity() -> None:
         (lambda: risk_based_rate(0.01, 0.4, 0.03, 0.04, 0.01, 0.15, floor=0.2, cap=0.1), "floor"),
     ],
 )
-def test_bad_values_raise_input_error_naming_the_field(call, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_values_raise_input_error_naming_the_field(call, field: str) -> None:
     with pytest.raises(InputError) as err:
         call()
     assert err.value.field == field
