@@ -326,7 +326,7 @@ def _chunk(
         }
     )[closed]
     trades = pd.concat([buys, sells], ignore_index=True)
-    trades = trades.sort_values(["customer_id", "timestamp", "trade_id"], kind="stable", ignore_index=True)
+    trades = _sorted(trades, "customer_id", "timestamp", "trade_id")
 
     # Holdings at the application date: round trips still open, valued at the previous close.
     held_value = np.bincount(
@@ -365,7 +365,8 @@ def _chunk(
             ),
         ],
         ignore_index=True,
-    ).sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
+    )
+    cash_flows = _sorted(cash_flows, "customer_id", "timestamp")
 
     # 8. the 12 months after the application: the margin account through real prices
     outcome = _simulate_margin(
@@ -455,6 +456,12 @@ def _chunk(
     }
 
 
+def _sorted(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
+    """Stable sort on integer-like keys with numpy (pandas' multi-key sort factorises; slow)."""
+    order = np.lexsort(tuple(frame[k].to_numpy().view(np.int64) for k in reversed(keys)))
+    return frame.take(order).reset_index(drop=True)
+
+
 def _simulate_margin(
     rng: np.random.Generator,
     app_idx: np.ndarray,
@@ -478,6 +485,7 @@ def _simulate_margin(
     port_ret = np.zeros((n, HORIZON_DAYS))
     for k in range(BASKET_MAX):
         port_ret += weights[:, k : k + 1] * market.returns[rows, basket[:, k : k + 1]]
+    port_ret = np.ascontiguousarray(port_ret.T)  # (day, account): each day's slice is contiguous
     del rows
 
     draw_share = np.clip(_sigmoid(0.6 + 1.1 * s_leverage + 0.7 * rng.standard_normal(n)), 0.05, 1.0)
@@ -535,7 +543,7 @@ def _simulate_margin(
         if not selling.any():
             return
         idx = np.flatnonzero(selling)
-        gap = np.abs(port_ret[idx, t - 1])
+        gap = np.abs(port_ret[t - 1, idx])
         slippage = 0.004 + 0.5 * gap
         portion = securities[idx] / days_left[idx]
         cash[idx] += portion * (1.0 - slippage)
@@ -557,7 +565,7 @@ def _simulate_margin(
     for t in range(1, HORIZON_DAYS + 1):
         draw = np.where(active, extra_total / 126.0 * (t <= 126), 0.0)
         loan += draw
-        securities = securities * (1.0 + port_ret[:, t - 1]) + draw
+        securities = securities * (1.0 + port_ret[t - 1]) + draw
         interest += np.where(active | selling, loan * daily_rate, 0.0)
         sell_step(t)
         start_default(active & (credit_day == t), t, "credit_event")
