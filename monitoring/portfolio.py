@@ -1,27 +1,34 @@
-"""The portfolio section: what the book earns and risks, and how applicants were decided.
+"""The portfolio sections: what the book earns and risks, and what the margin desk sees.
 
-Two optional parts, each shown only when its data exists:
-- from the current frame: the decision mix (approve / refer / decline) and, when the
-  frame carries pricing columns, expected loss, economic capital, expected interest and
-  RAROC by grade and for the book, computed by ``pricing.portfolio.portfolio_summary``
-  (the pricing room's own aggregation: one definition of RAROC in the whole system);
-- from the ledger and margin rooms (read only): margin calls, liquidations, shortfalls,
-  VaR/ES of the book and the latest stress result, passed in by the report job as a
-  ready mapping, because reading a database is I/O and belongs at the edge.
+Two optional sections, each shown only when its data exists:
+- **Portfolio**, from the current frame: the decision mix (approve / refer / decline) and,
+  when the frame carries the pricing columns of a decided batch, expected loss, economic
+  capital, expected interest and RAROC by grade and for the book, computed by
+  ``pricing.portfolio.portfolio_summary`` (one definition of RAROC in the whole system);
+- **Book and margin**, from the ledger database's facilities and margin-call tables
+  (read by the report job, which owns the I/O, and passed here as frames): open lines,
+  calls issued, met, liquidated and still open, overdue calls and write-offs.
 
-Each part returns a mapping ``{"figures": {...}, "tables": {...}, "notes": [...],
-"lights": [...], "alerts": [...]}`` that the page renders generically.
+Each returns ``{"figures": {...}, "tables": {...}, "notes": [...], "lights": [...],
+"alerts": [...]}`` or None, which the page renders generically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 DECISION_COLUMNS: tuple[str, ...] = ("outcome", "decision")
 DECISION_VALUES: tuple[str, ...] = ("approve", "refer", "decline")
+PRICING_COLUMNS: tuple[str, ...] = (
+    "grade",
+    "ead_minor",
+    "expected_loss_minor",
+    "economic_capital_minor",
+    "expected_interest_minor",
+)
 
 
 def decision_mix(frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -44,50 +51,120 @@ def portfolio_section(current: pd.DataFrame) -> dict[str, Any] | None:
     tables: dict[str, pd.DataFrame] = {}
     figures: dict[str, Any] = {}
     notes: list[str] = []
+    alerts: list[dict[str, Any]] = []
+    lights: list[str] = []
     mix = decision_mix(current)
     if mix is not None:
         tables["Decisions"] = mix
         approved = mix.loc[mix["outcome"] == "approve", "share"]
         figures["approval rate"] = float(approved.iloc[0]) if len(approved) else 0.0
-    pricing = pricing_summary(current)
-    if pricing is not None:
-        by_grade, book = pricing
-        tables["Expected loss, capital and RAROC by grade"] = by_grade
-        figures.update(book)
-    elif mix is None:
+    priced = pricing_summary(current)
+    if priced is None and mix is None:
         return None
-    else:
+    if priced is None:
         notes.append("No pricing columns in the current set: EL, capital and RAROC not reported.")
-    return {"figures": figures, "tables": tables, "notes": notes, "lights": [], "alerts": []}
+    else:
+        by_grade, book, hurdle = priced
+        tables["Expected loss, capital and RAROC by grade (approved book)"] = by_grade
+        figures.update(book)
+        raroc = book.get("book RAROC")
+        if hurdle is not None and raroc is not None and np.isfinite(raroc):
+            figures["hurdle RAROC"] = hurdle
+            below = raroc < hurdle
+            lights.append("amber" if below else "green")
+            if below:
+                alerts.append(
+                    {
+                        "subject": "book RAROC",
+                        "light": "amber",
+                        "message": f"book RAROC {raroc:.1%} below the policy hurdle {hurdle:.1%}",
+                    }
+                )
+    return {"figures": figures, "tables": tables, "notes": notes, "lights": lights, "alerts": alerts}
 
 
-def pricing_summary(current: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-    """``pricing.portfolio.portfolio_summary`` on the rows it can price, or None.
+def pricing_summary(current: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any], float | None] | None:
+    """Book figures and per-grade table from ``pricing.portfolio.portfolio_summary``.
 
-    None when the pricing room's aggregation is not available or the frame lacks the
-    columns it needs (it raises ``InputError`` naming them); the section then says so.
+    None when the frame lacks the pricing columns. Without ``expected_net_income_minor``
+    the packaged default policy charges funding and operating cost (and gives the hurdle).
     """
-    try:
-        from pricing.portfolio import portfolio_summary
-    except ImportError:
+    if any(c not in current.columns for c in PRICING_COLUMNS):
         return None
-    from creditdesk.errors import InputError
+    from pricing.policy import load_policy
+    from pricing.portfolio import portfolio_summary
 
-    try:
-        result = portfolio_summary(current)
-    except (InputError, KeyError):
+    policy = load_policy()
+    result = portfolio_summary(current, policy=policy)
+    book = result.book
+    figures = {
+        "applicants": book.get("n_applicants"),
+        "approved (book)": book.get("n_book"),
+        "credit limits (minor units)": book.get("credit_limit_minor"),
+        "EAD (minor units)": book.get("ead_minor"),
+        "expected loss (minor units)": book.get("expected_loss_minor"),
+        "economic capital (minor units)": book.get("economic_capital_minor"),
+        "expected interest (minor units)": book.get("expected_interest_minor"),
+        "expected net income (minor units)": book.get("expected_net_income_minor"),
+        "EL rate": book.get("el_rate"),
+        "mean rate": book.get("mean_rate"),
+        "book RAROC": book.get("raroc"),
+    }
+    by_grade = result.by_grade.reset_index().rename(columns={"index": "grade"})
+    return by_grade, figures, float(policy.rates.hurdle_raroc)
+
+
+def book_section(facilities: pd.DataFrame, calls: pd.DataFrame, now_ns: int) -> dict[str, Any] | None:
+    """Margin-desk figures from the facilities and margin-call tables; None when both are empty.
+
+    An open call past its deadline is red: the contract says liquidate by then, so an open
+    one means the desk has not acted. Written-off facilities are amber: realised losses
+    the committee should see by name and count.
+    """
+    if len(facilities) == 0 and len(calls) == 0:
         return None
-    return _split_summary(result)
-
-
-def _split_summary(result: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Accept the pricing summary as a frame (with a book row) or a (by_grade, book) pair."""
-    if isinstance(result, tuple) and len(result) == 2:
-        by_grade, book = result
-        return pd.DataFrame(by_grade), dict(book) if isinstance(book, Mapping) else {"book": book}
-    if isinstance(result, Mapping):
-        by_grade = pd.DataFrame(result.get("by_grade", []))
-        book = result.get("book", {})
-        return by_grade, dict(book) if isinstance(book, Mapping) else {}
-    frame = pd.DataFrame(result)
-    return frame, {}
+    figures: dict[str, Any] = {}
+    alerts: list[dict[str, Any]] = []
+    lights: list[str] = []
+    status = facilities["status"].astype(str) if len(facilities) else pd.Series([], dtype=str)
+    figures["facilities"] = len(facilities)
+    for name in ("open", "closed", "written_off"):
+        figures[f"facilities {name.replace('_', ' ')}"] = int((status == name).sum())
+    is_open = (status == "open").to_numpy()
+    figures["open lines (minor units)"] = (
+        int(facilities.loc[is_open, "line_minor"].sum()) if len(facilities) else 0
+    )
+    call_status = calls["status"].astype(str) if len(calls) else pd.Series([], dtype=str)
+    figures["margin calls issued"] = len(calls)
+    for name in ("open", "met", "liquidated"):
+        figures[f"margin calls {name}"] = int((call_status == name).sum())
+    open_calls = calls[(call_status == "open").to_numpy()] if len(calls) else calls
+    figures["open calls: required top-up (minor units)"] = (
+        int(open_calls["required_minor"].sum()) if len(open_calls) else 0
+    )
+    overdue = int((open_calls["deadline_ns"] < now_ns).sum()) if len(open_calls) else 0
+    figures["open calls past deadline"] = overdue
+    lights.append("red" if overdue else "green")
+    if overdue:
+        alerts.append(
+            {
+                "subject": "margin calls",
+                "light": "red",
+                "message": f"{overdue} open margin call(s) past their deadline and not liquidated",
+            }
+        )
+    written_off = figures["facilities written off"]
+    if written_off:
+        lights.append("amber")
+        alerts.append(
+            {
+                "subject": "write-offs",
+                "light": "amber",
+                "message": f"{written_off} facilit{'y' if written_off == 1 else 'ies'} written off",
+            }
+        )
+    notes = [
+        "VaR/ES of the book and the latest stress result are not stored in the ledger database "
+        "in this build, so they are not shown here."
+    ]
+    return {"figures": figures, "tables": {}, "notes": notes, "lights": lights, "alerts": alerts}

@@ -47,6 +47,11 @@ def register(app: typer.Typer) -> None:
         evidently_rows: int = typer.Option(
             50_000, "--evidently-rows", help="Rows sampled from each set for the Evidently report."
         ),
+        with_ledger: bool = typer.Option(
+            True,
+            "--ledger/--no-ledger",
+            help="Add the book and margin section from the ledger database (CREDITDESK_DB_URL) if any.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line at the end."),
     ) -> None:
         """Drift, performance and portfolio report for the risk committee (DIR/index.html)."""
@@ -73,7 +78,7 @@ def register(app: typer.Typer) -> None:
             assert since is not None
             cur_frame = reporting.current_from_decision_log(since, ref_frame.columns)
             inputs["current"] = f"decision log since {since}"
-        ledger = reporting.ledger_figures()
+        ledger = reporting.ledger_figures() if with_ledger else None
 
         console = Console(stderr=True)
         n_features = len(feature_list) if feature_list else len(ref_frame.columns)

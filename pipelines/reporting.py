@@ -186,20 +186,100 @@ def parse_since(since: str) -> pd.Timestamp:
     return stamp
 
 
-def current_from_decision_log(since: str, columns: Sequence[Any]) -> pd.DataFrame:
-    """The current set rebuilt from decisions logged on or after ``since``."""
-    parse_since(since)
+MAX_JOURNAL_ROWS = 5_000_000
+"""A bound on one report's read of the journal; a longer period is a batch job, not a report."""
+
+
+def _engine_for_reading(database_url: str, what: str) -> Any:
+    """A plain engine on an existing database (never creates a SQLite file as a side effect)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and (database in ("", ":memory:") or not Path(database).exists()):
+        return None
     try:
-        import ledger.journal  # noqa: F401
-    except ImportError as exc:
+        return create_engine(url)
+    except Exception as exc:
+        raise InputError(f"{what}: cannot open the database {url!r} ({exc})", field="db_url") from exc
+
+
+def current_from_decision_log(
+    since: str, columns: Sequence[Any], database_url: str | None = None
+) -> pd.DataFrame:
+    """The current set: decisions journalled on or after ``since`` (UTC), as the service saw them.
+
+    Kept to the reference's columns (outcomes are not in the journal; the contract
+    allows their absence). Refuses an unknown date, a missing journal and an empty period.
+    """
+    from sqlalchemy import inspect, select
+
+    from creditdesk.settings import get_settings
+    from features.catalogue import CATALOGUE_VERSION, feature_names
+    from ledger.storage import journal
+    from monitoring.decision_log import frame_from_payloads
+
+    stamp = parse_since(since)
+    url = database_url or get_settings().database_url
+    engine = _engine_for_reading(url, "--since")
+    if engine is None:
+        raise InputError(f"--since: no decision log at {url} (the database does not exist)", field="since")
+    since_ns = int(stamp.tz_localize("UTC").value if stamp.tzinfo is None else stamp.tz_convert("UTC").value)
+    try:
+        if not inspect(engine).has_table(journal.name):
+            raise InputError(f"--since: the database {url} has no decision journal", field="since")
+        query = (
+            select(journal.c.decision_id, journal.c.payload)
+            .where(journal.c.created_at_ns >= since_ns)
+            .order_by(journal.c.seq)
+            .limit(MAX_JOURNAL_ROWS + 1)
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    finally:
+        engine.dispose()
+    if len(rows) > MAX_JOURNAL_ROWS:
         raise InputError(
-            "--since reads the decision journal (ledger/journal.py), which this build does not have; "
-            "use --current FILE",
-            field="since",
-        ) from exc
-    raise InputError("--since is not supported by this build yet; use --current FILE", field="since")
+            f"--since {since}: more than {MAX_JOURNAL_ROWS:,} decisions; choose a later date", field="since"
+        )
+    if not rows:
+        raise InputError(f"--since {since}: no decisions logged on or after that date", field="since")
+    payloads = ({"decision_id": r.decision_id, **json.loads(r.payload)} for r in rows)
+    frame = frame_from_payloads(payloads, feature_names(), CATALOGUE_VERSION)
+    wanted = [str(c) for c in columns]
+    return frame[[c for c in wanted if c in frame.columns]]
 
 
-def ledger_figures() -> dict[str, Any] | None:
-    """Read-only book figures from the ledger database, or None when it holds no data."""
-    return None
+def ledger_figures(database_url: str | None = None, now_ns: int | None = None) -> dict[str, Any] | None:
+    """Read-only margin-desk figures from the ledger database, or None when it holds no data."""
+    import time
+
+    from sqlalchemy import inspect, select
+
+    from creditdesk.settings import get_settings
+    from margin.storage import facilities, margin_calls
+    from monitoring.portfolio import book_section
+
+    url = database_url or get_settings().database_url
+    engine = _engine_for_reading(url, "ledger")
+    if engine is None:
+        return None
+    try:
+        present = set(inspect(engine).get_table_names())
+        if not {facilities.name, margin_calls.name} <= present:
+            return None
+        with engine.connect() as conn:
+            lines = pd.DataFrame(
+                conn.execute(select(facilities.c.status, facilities.c.line_minor)).all(),
+                columns=["status", "line_minor"],
+            )
+            calls = pd.DataFrame(
+                conn.execute(
+                    select(margin_calls.c.status, margin_calls.c.required_minor, margin_calls.c.deadline_ns)
+                ).all(),
+                columns=["status", "required_minor", "deadline_ns"],
+            )
+    finally:
+        engine.dispose()
+    return book_section(lines, calls, now_ns if now_ns is not None else time.time_ns())
