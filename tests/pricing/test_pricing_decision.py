@@ -256,7 +256,7 @@ applicants = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(applicants, min_size=1, max_size=150))
 def test_batch_equals_one_by_one_and_invariants_hold(rows: list[dict[str, Any]]) -> None:
     columns = {k: np.array([r[k] for r in rows]) for k in INPUT_FIELDS}
@@ -282,6 +282,7 @@ def test_batch_equals_one_by_one_and_invariants_hold(rows: list[dict[str, Any]])
     assert np.all(batch.ead_minor <= limit + 1e-6)
 
 
+@settings(deadline=None)  # a loaded shared CI machine must not make this flaky
 @given(st.lists(st.lists(st.booleans(), min_size=12, max_size=12), min_size=1, max_size=200))
 def test_combine_hits_small_and_large_paths_agree(rows: list[list[bool]]) -> None:
     hits = [np.array(col) for col in zip(*rows, strict=True)]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from creditdesk.errors import InputError
@@ -64,6 +64,7 @@ def test_limit_inputs_are_checked(args: tuple[Any, ...], field: str) -> None:
 amounts = st.integers(min_value=0, max_value=10**13)
 
 
+@settings(deadline=None)  # a loaded shared CI machine must not make this flaky
 @given(
     grade=st.integers(1, 11),
     assets=amounts,
