@@ -244,7 +244,7 @@ def _all_valid(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     slow path then converts, broadcasts, or raises the InputError that names the field.
     """
     shape = raw["pd_12m"].shape
-    if len(shape) != 1 or any(a.shape != shape for a in raw.values()):
+    if len(shape) != 1 or shape[0] > MAX_BATCH or any(a.shape != shape for a in raw.values()):
         return None
     if any(raw[name].dtype != np.bool_ for name in _FLAG_FIELDS):
         return None

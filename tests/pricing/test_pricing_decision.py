@@ -303,3 +303,25 @@ def test_quote_prices_a_given_exposure() -> None:
     bad = quote(np.array([0.01, 0.3]), 0.9, 100.0, POLICY, grade=np.array([9, 5]))
     assert bad["outcome"].tolist() == ["decline", "decline"]
     assert bad["reasons"] == [["DC_GRADE"], ["DC_UNPROFITABLE"]]
+
+
+def test_batch_size_is_limited(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pricing.decision as decision
+
+    monkeypatch.setattr(decision, "MAX_BATCH", 2)
+    rows = {k: np.repeat(v, 3) for k, v in applicant().items()}
+    with pytest.raises(InputError, match="3 applicants exceed the batch limit 2"):
+        decide(rows, POLICY)
+    assert len(decide({k: v[:2] for k, v in rows.items()}, POLICY)) == 2
+
+
+def test_empty_batch_is_an_empty_decision() -> None:
+    empty = {k: v[:0] for k, v in applicant().items()}
+    batch = decide(empty, POLICY)
+    assert len(batch) == 0 and batch.outcome.tolist() == []
+
+
+def test_policy_tier_lookup() -> None:
+    assert POLICY.tier(8).max_leverage == 0.5
+    with pytest.raises(InputError, match=r"grade must be an integer in 1\.\.10"):
+        POLICY.tier(11)
