@@ -27,13 +27,16 @@ def synthetic_book(
     prices: np.ndarray,
     seed: int = 7,
     positions: tuple[int, int] = (3, 10),
-    loan_to_equity: tuple[float, float] = (0.3, 1.0),
+    loan_to_equity: tuple[float, float] = (0.3, 1.8),
     median_equity_minor: float = 20_000_000.0,
 ) -> Book:
-    """Accounts fully invested on margin: equity E, loan L = u·E (u ≤ 1 under the cn 100 % rule).
+    """A seasoned book, fully invested on margin: equity E, loan L = u·E.
 
-    Each holds 3–10 distinct names with Dirichlet(1) weights, so some are concentrated. Positions
-    are sorted by account (``replay`` relies on it).
+    New contracts start with u well below 1 (the cn initial rule), but a book that has lived
+    through ordinary markets holds accounts whose collateral has fallen since: u up to 1.8
+    (a maintenance ratio down to about 156 %) stands for them. Each holds 3–10 distinct names
+    with Dirichlet(1) weights, so some are concentrated. Positions are sorted by account
+    (``replay`` relies on it).
     """
     rng = np.random.default_rng(seed)
     n_instruments = len(prices)
