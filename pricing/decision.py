@@ -27,6 +27,7 @@ Public API: ``DecisionInputs``, ``DecisionInputs.from_mapping``, ``decide``, ``D
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -188,8 +189,8 @@ class DecisionBatch:
         """
         out: dict[str, Any] = {"outcome": OUTCOMES[self.outcome_code[i]]}
         for name in _NUMERIC_COLUMNS:
-            value = getattr(self, name)[i].item()
-            out[name] = value if not isinstance(value, float) or np.isfinite(value) else None
+            value = getattr(self, name).item(i)
+            out[name] = value if not isinstance(value, float) or math.isfinite(value) else None
         out["reason_codes"] = self.reason_codes(i)
         out["reasons"] = merge_reasons(self.policy_reasons(i), model_reasons)
         out["policy_version"] = self.policy_version
@@ -235,6 +236,9 @@ _LOW = np.array([[lo] for lo, _ in _BOUNDS.values()])
 _HIGH = np.array([[hi] for _, hi in _BOUNDS.values()])
 _INT_FIELDS = ("grade", "requested_line_minor", "platform_assets_minor", "annual_income_minor")
 _FLAG_FIELDS = ("identity_verified", "is_pep", "pep_reviewed", "sanctions_hit", "bureau_default_24m")
+# dtype kinds the fast path takes as they are: bools for flags, integers for grade and money.
+_FAST_KINDS = {name: "b" for name in _FLAG_FIELDS} | {name: "iu" for name in _INT_FIELDS}
+_FAST_KINDS |= {name: "biuf" for name in _BOUNDS if name not in _INT_FIELDS}
 
 
 def _all_valid(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
@@ -244,12 +248,11 @@ def _all_valid(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     slow path then converts, broadcasts, or raises the InputError that names the field.
     """
     shape = raw["pd_12m"].shape
-    if len(shape) != 1 or shape[0] > MAX_BATCH or any(a.shape != shape for a in raw.values()):
+    if len(shape) != 1 or shape[0] > MAX_BATCH:
         return None
-    if any(raw[name].dtype != np.bool_ for name in _FLAG_FIELDS):
-        return None
-    if any(raw[name].dtype.kind not in "iu" for name in _INT_FIELDS):
-        return None
+    for name, arr in raw.items():
+        if arr.shape != shape or arr.dtype.kind not in _FAST_KINDS[name]:
+            return None
     try:
         numbers = np.array([raw[name] for name in _BOUNDS], dtype=np.float64)
     except (TypeError, ValueError):

@@ -174,9 +174,13 @@ class Policy(_Strict):
             canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
             self._hash = hashlib.sha256(canonical.encode()).hexdigest()
 
-    @property
+    @cached_property
     def policy_hash(self) -> str:
-        """sha256 of the policy file's bytes (of canonical JSON when not built from a file)."""
+        """sha256 of the policy file's bytes (of canonical JSON when not built from a file).
+
+        Cached on first read (a private attribute costs a slow pydantic lookup per call);
+        ``policy_from_mapping`` sets the file hash before anyone can read it.
+        """
         return self._hash
 
     @cached_property
