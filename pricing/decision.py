@@ -54,6 +54,7 @@ from pricing.policy import DEFAULT_GRADE, Policy
 from pricing.reasons import (
     BIT,
     DECLINE_BITS,
+    REASONS,
     REFER_BITS,
     codes_from_mask,
     combine_hits,
@@ -215,8 +216,12 @@ class DecisionBatch:
 _NUMERIC_COLUMNS: tuple[str, ...] = tuple(
     f.name for f in fields(DecisionBatch) if f.name not in ("outcome_code", "policy")
 )
-_DECLINE = np.uint32(DECLINE_BITS)
-_REFER = np.uint32(REFER_BITS)
+# Outcome of every possible reason mask (12 bits -> 4,096 entries): any decline reason
+# declines, else any refer reason refers, else approve. One array take on the hot path.
+_OUTCOME_BY_MASK = np.array(
+    [DECLINE if m & DECLINE_BITS else REFER if m & REFER_BITS else APPROVE for m in range(1 << len(REASONS))],
+    dtype=np.int8,
+)
 
 
 # Fast-path bounds, one row per field (closed intervals; PD's open (0, 1) via nextafter).
@@ -353,9 +358,8 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
         acceptable & (line < limits.refer_below_share * requested),  # RF_LINE_CUT
     ]
     mask = combine_hits(hits)
-    declined = (mask & _DECLINE) != 0
-    referred = (mask & _REFER) != 0
-    outcome = np.where(declined, np.int8(DECLINE), referred.astype(np.int8))
+    outcome = _OUTCOME_BY_MASK[mask]
+    declined = outcome == DECLINE
 
     credit_limit = np.where(declined, 0, line)
     ead = a["ccf"] * credit_limit
@@ -405,7 +409,6 @@ def quote(
         in_default = g == DEFAULT_GRADE
         hits = [in_default, ~(policy.tables.acceptable[g] | in_default), hits[2]]
     mask = combine_hits(hits, first_bit=BIT["DC_DEFAULT"].bit_length() - 1)
-    declined = (mask & _DECLINE) != 0
     return {
         "expected_loss": el_rate * e,
         "correlation": r,
@@ -414,6 +417,6 @@ def quote(
         "required_rate": required,
         "annual_rate": rate,
         "raroc": raroc,
-        "outcome": _OUTCOME_LABELS[np.where(declined, DECLINE, APPROVE)],
+        "outcome": _OUTCOME_LABELS[_OUTCOME_BY_MASK[mask]],
         "reasons": [codes_from_mask(int(m), "decline") for m in mask],
     }
