@@ -279,14 +279,14 @@ class FlowArrays:
     amount_minor: np.ndarray  # int64, > 0
 
 
-def _order_trades(t: TradeArrays) -> np.ndarray:
-    """Permutation to (segment, timestamp, trade_id) order; a no-op check when already sorted."""
+def _order_trades(t: TradeArrays) -> np.ndarray | None:
+    """Permutation to (segment, timestamp, trade_id) order, or None when already in it."""
     seg, ts, tid = t.segment, t.timestamp_ns, t.trade_id
-    if len(seg) > 1:
-        d_seg, d_ts, d_id = seg[1:] - seg[:-1], ts[1:] - ts[:-1], tid[1:] - tid[:-1]
-        ordered = (d_seg > 0) | ((d_seg == 0) & ((d_ts > 0) | ((d_ts == 0) & (d_id > 0))))
-        if ordered.all():
-            return np.arange(len(seg))
+    if len(seg) < 2:
+        return None
+    d_seg, d_ts, d_id = seg[1:] - seg[:-1], ts[1:] - ts[:-1], tid[1:] - tid[:-1]
+    if ((d_seg > 0) | ((d_seg == 0) & ((d_ts > 0) | ((d_ts == 0) & (d_id > 0))))).all():
+        return None
     return np.lexsort((tid, ts, seg))
 
 
@@ -323,7 +323,9 @@ def _trading_core(
     # Point in time: only what happened strictly before the application date exists.
     known = trades.timestamp_ns < app_ns[trades.segment]
     t = _take(trades, np.flatnonzero(known)) if not known.all() else trades
-    t = _take(t, _order_trades(t))  # (segment, time, id): the account's own order of events
+    order = _order_trades(t)  # (segment, time, id): the account's own order of events
+    if order is not None:
+        t = _take(t, order)
     time_order = t
     # Positions: stable re-sort by (segment, ticker) keeps time order inside each position.
     n_codes = np.int64(len(instruments.tickers) + 1)
@@ -470,16 +472,20 @@ def _dense_group(offsets: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(int((sizes > 0).sum())), sizes[sizes > 0])
 
 
+_FEATURE_SET = frozenset(FEATURES)
+
+
 def _assemble(blocks: Sequence[Mapping[str, np.ndarray]], n: int) -> np.ndarray:
     merged: dict[str, np.ndarray] = {}
     for block in blocks:
         merged.update(block)
-    missing = set(FEATURES) - merged.keys()
-    extra = merged.keys() - set(FEATURES)
-    if missing or extra:
+    if merged.keys() != _FEATURE_SET:
+        missing, extra = _FEATURE_SET - merged.keys(), merged.keys() - _FEATURE_SET
         raise RuntimeError(
             f"builders and catalogue disagree: missing {sorted(missing)}, extra {sorted(extra)}"
         )
+    if n == 1:  # the online path: one row, no column-by-column writes
+        return np.array([[merged[name][0] for name in FEATURES]], dtype=np.float64)
     out = np.empty((n, len(FEATURES)), dtype=np.float64)
     for j, name in enumerate(FEATURES):
         out[:, j] = merged[name]

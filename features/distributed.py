@@ -73,8 +73,6 @@ def trading_features_dask(
     tables: Mapping[str, pd.DataFrame], npartitions: int, instruments: InstrumentIndex | None = None
 ) -> Any:
     """Lazy Dask frame of ``application_id`` + trading features, one partition per customer range."""
-    import dask.dataframe as dd
-
     if not 1 <= npartitions <= MAX_PARTITIONS:
         raise InputError(
             f"npartitions must be in 1..{MAX_PARTITIONS}, got {npartitions}", field="npartitions"
@@ -95,7 +93,25 @@ def trading_features_dask(
         missing = apps.loc[apps["account_opened_date"].isna(), "customer_id"].head(5).tolist()
         raise InputError(f"customers: no row for customers {missing}", field="customers.customer_id")
     divisions = _divisions(apps["customer_id"].to_numpy(), npartitions)
-    parts = [_partitioned(frame, divisions) for frame in (apps, tables["trades"], tables["cash_flows"])]
+    apps_dd, trades_dd, flows_dd = (
+        _partitioned(f, divisions) for f in (apps, tables["trades"], tables["cash_flows"])
+    )
+    return trading_features_partitioned(apps_dd, trades_dd, flows_dd, instruments)
+
+
+def trading_features_partitioned(apps: Any, trades: Any, flows: Any, instruments: InstrumentIndex) -> Any:
+    """Trading features of Dask frames already partitioned by customer (the data-lake entry point).
+
+    ``apps`` holds the applications columns plus ``account_opened_date``; all three frames are
+    indexed by customer id with identical, known divisions, so partition i of each holds the
+    same customers.
+    """
+    import dask.dataframe as dd
+
+    if not (
+        apps.known_divisions and tuple(apps.divisions) == tuple(trades.divisions) == tuple(flows.divisions)
+    ):
+        raise InputError("apps, trades and cash flows must be partitioned by customer with equal divisions")
     meta = pd.DataFrame(
         {
             "application_id": pd.Series(dtype="int64"),
@@ -103,7 +119,7 @@ def trading_features_dask(
         },
         index=pd.Index([], dtype="int64", name="customer_key"),
     )
-    return dd.map_partitions(_partition_features, *parts, instruments=instruments, meta=meta)
+    return dd.map_partitions(_partition_features, apps, trades, flows, instruments=instruments, meta=meta)
 
 
 def compute_trading_features(
