@@ -1,9 +1,318 @@
-"""CLI commands of the `models` room (registered on the main app by ``pipelines.cli``)."""
+"""CLI commands of the `models` room: train, benchmark, evaluate, promote, score.
+
+Heavy libraries (lightgbm, mlflow, optbinning, pandas) are imported inside the command
+bodies so ``creditdesk --help`` stays fast. Progress goes to stderr; with ``--json`` the
+last line of stdout is one JSON object.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from creditdesk.errors import InputError
+
+DATASETS = ("german", "taiwan", "gmsc", "lending_club")
+DEFAULT_FOLDS = {"german": 10}
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr whose text follows the job's steps."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def step(text: str) -> None:
+            bar.update(task, description=f"{description}: {text}")
+
+        yield step
+
+
+def _source(features: Path | None, dataset: str | None, csv: Path | None, spec: Path | None) -> Any:
+    from pipelines.training import from_features_dir, from_public
+
+    chosen = [x is not None for x in (features, dataset, csv)]
+    if sum(chosen) != 1:
+        raise InputError(
+            "give exactly one of --features DIR, --dataset NAME, --csv FILE (with --spec)", field="source"
+        )
+    if csv is not None and spec is None:
+        raise InputError("--csv needs --spec SPEC.yaml", field="spec")
+    if spec is not None and csv is None:
+        raise InputError("--spec goes with --csv FILE", field="spec")
+    if dataset is not None and dataset not in DATASETS:
+        raise InputError(f"--dataset must be one of {', '.join(DATASETS)}, got {dataset!r}", field="dataset")
+    if features is not None:
+        return from_features_dir(features)
+    return from_public(name=dataset, csv=csv, spec=spec)
+
+
+def _print_json(summary: dict[str, Any]) -> None:
+    from pipelines.training import dumps
+
+    typer.echo(dumps(summary))
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _table(title: str, rows: list[tuple[str, Any, Any]], headers: tuple[str, str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for h in headers:
+        table.add_column(h)
+    for name, a, b in rows:
+        table.add_row(name, _fmt(a), _fmt(b))
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to ``app``; commands import heavy libraries in their bodies."""
+
+    @app.command("train")
+    def train_cmd(
+        features: Path | None = typer.Option(
+            None, help="folder with features.parquet + labels.parquet, or a raw population"
+        ),
+        dataset: str | None = typer.Option(None, help="public dataset: german, taiwan, gmsc, lending_club"),
+        csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
+        spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
+        dask: bool = typer.Option(False, "--dask", help="train with lightgbm.dask (local 2-worker cluster)"),
+        scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --dask)"),
+        no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
+        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+    ) -> None:
+        """Train PD (+ scorecard challenger), LGD and EAD; validate; log to MLflow; register as challenger.
+
+        Only the platform's own data (--features) is registered: public datasets have no LGD/EAD
+        labels and other features than the catalogue, so their runs are logged, not registered.
+        """
+        from pipelines.training import train
+
+        if scheduler and not dask:
+            raise InputError("--scheduler needs --dask", field="scheduler")
+        data = _source(features, dataset, csv, spec)
+        with _progress(f"training on {data.name}") as step:
+            summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
+                            tracking_uri=tracking_uri, progress=step)  # fmt: skip
+        if as_json:
+            _print_json(summary)
+            return
+        metrics = ("auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share", "psi_train_test")
+        rows = [(k, summary.get(k), summary.get("auc_scorecard") if k == "auc" else "") for k in metrics]
+        _table(f"{data.name}: hold-out ({summary['split']})", rows, ("metric", "PD model", "scorecard"))
+        if "lgd" in summary:
+            lgd = summary["lgd"]
+            _table(
+                "LGD on test defaults",
+                [(m, v["mae"], v["r2"]) for m, v in lgd.items()],
+                ("model", "MAE", "R²"),
+            )
+        if summary.get("dask"):
+            typer.echo(
+                f"dask AUC {summary['dask']['auc_dask']:.4f} "
+                f"vs in-process {summary['dask']['auc_in_process']:.4f}"
+            )
+        typer.echo(
+            f"registered: {summary.get('registered') or 'nothing'}; run {summary['run_id']}; "
+            f"pack {summary['out_dir']}"
+        )
+
+    @app.command("benchmark")
+    def benchmark_cmd(
+        dataset: str | None = typer.Option(None, help="german, taiwan, gmsc or lending_club"),
+        csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
+        spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
+        folds: int | None = typer.Option(
+            None, help="K for stratified K-fold (default 10 for german, else 5)"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+    ) -> None:
+        """Cross-validated PD model vs WoE scorecard (or out of time where the spec has a test period)."""
+        from pipelines.training import benchmark
+
+        data = _source(None, dataset, csv, spec)
+        k = folds if folds is not None else DEFAULT_FOLDS.get(dataset or "", 5)
+        with _progress(f"benchmark on {data.name}") as step:
+            result = benchmark(data, folds=k, progress=step)
+        if as_json:
+            _print_json(result)
+            return
+        rows = [(m, result[m], result.get(f"{m}_scorecard", "")) for m in ("auc", "gini", "ks", "brier")]
+        rows += [("ece", result["ece"], ""), ("jeffreys_pass_share", result["jeffreys_pass_share"], "")]
+        title = f"{data.name}: {result['validation']}, n={result['n']}, bad rate {result['bad_rate']:.3f}"
+        _table(title, rows, ("metric", "LightGBM PD", "WoE scorecard"))
+
+    @app.command("promote")
+    def promote_cmd(
+        version: int | None = typer.Option(None, help="creditdesk-pd version (default: @challenger)"),
+        force: bool = typer.Option(False, "--force", help="promote even if the gate fails (needs --reason)"),
+        reason: str | None = typer.Option(None, help="why the gate is overridden; recorded as a tag"),
+        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+    ) -> None:
+        """Move the `champion` alias through the gate (AUC, Jeffreys calibration, monotonicity)."""
+        from models.registry import promote
+
+        with _progress("promotion gate") as step:
+            step("scoring champion and challenger on the same hold-out")
+            result = promote(version=version, force=force, reason=reason, tracking_uri=tracking_uri)
+        if as_json:
+            _print_json(result)
+        else:
+            state = "promoted" if result["promoted"] else "NOT promoted"
+            typer.echo(
+                f"{state}: {result['versions']} (gate {'passed' if result['gate_passed'] else 'failed'})"
+            )
+            for text in result["gate_reasons"]:
+                typer.echo(f"  - {text}")
+        if not result["promoted"]:
+            raise typer.Exit(1)
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        features: Path = typer.Option(
+            ..., help="labelled data: features.parquet + labels.parquet, or a raw population"
+        ),
+        alias: str = typer.Option("champion", help="registry alias to evaluate"),
+        out: Path | None = typer.Option(
+            None, help="folder for the validation pack (default var/evaluations/...)"
+        ),
+        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+    ) -> None:
+        """Score labelled data with a registered model set and write its validation pack."""
+        import time
+
+        import numpy as np
+
+        from creditdesk.settings import get_settings
+        from models.registry import load_champions
+        from models.validation import validate_pd, write_validation_pack
+        from pipelines.training import from_features_dir
+
+        data = from_features_dir(features)
+        with _progress("evaluate") as step:
+            step(f"loading @{alias}")
+            try:
+                champions = load_champions(tracking_uri, alias=alias)
+            except LookupError as exc:
+                raise InputError(str(exc), field="alias") from None
+            step("scoring")
+            matrix = champions.pd.encoder.transform(data.X)
+            pd_ = champions.pd.pd_from_matrix(matrix)
+            report = validate_pd(data.y, pd_)
+            report["versions"] = champions.versions
+            target = (
+                out or get_settings().var_dir / "evaluations" / f"{alias}-{time.strftime('%Y%m%dT%H%M%S')}"
+            )
+            write_validation_pack(report, target, y_test=data.y, pd_test=pd_)
+        summary = {
+            k: report[k]
+            for k in ("n", "bad_rate", "auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share")
+        }
+        summary.update(
+            {"versions": champions.versions, "out_dir": str(target), "mean_pd": float(np.mean(pd_))}
+        )
+        if as_json:
+            _print_json(summary)
+        else:
+            rows = [(k, v, "") for k, v in summary.items() if isinstance(v, float)]
+            _table(f"@{alias} {champions.versions}", rows, ("metric", "value", ""))
+
+    @app.command("score")
+    def score_cmd(
+        input: Path = typer.Option(
+            ..., "--input", help="features.parquet / .csv with catalogue columns, or a raw population folder"
+        ),
+        output: Path = typer.Option(..., "--output", help="parquet file to write (written atomically)"),
+        alias: str = typer.Option("champion", help="registry alias to score with"),
+        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+    ) -> None:
+        """Batch-score applications: PD, grade, LGD, CCF and up to four reasons per row."""
+        import json
+        import os
+        import tempfile
+
+        import pandas as pd
+
+        from models.registry import load_champions
+
+        if output.suffix != ".parquet":
+            raise InputError(f"--output must end in .parquet, got {output.name}", field="output")
+        if input.is_dir():
+            from features.builders import build_features
+
+            wanted = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
+            tables = {
+                t: pd.read_parquet(input / f"{t}.parquet")
+                for t in wanted
+                if (input / f"{t}.parquet").is_file()
+            }
+            if "applications" not in tables:
+                raise InputError(f"{input} is not a raw population (no applications.parquet)", field="input")
+            frame = build_features(tables)
+        elif input.is_file() and input.suffix in (".parquet", ".csv"):
+            frame = pd.read_parquet(input) if input.suffix == ".parquet" else pd.read_csv(input)
+        elif input.is_file():
+            raise InputError(f"--input must be .parquet, .csv or a folder, got {input.name}", field="input")
+        else:
+            raise InputError(f"--input not found: {input}", field="input")
+        if frame.empty:
+            raise InputError(f"{input} has no rows", field="input")
+        with _progress("score") as step:
+            step(f"loading @{alias}")
+            try:
+                champions = load_champions(tracking_uri, alias=alias)
+            except LookupError as exc:
+                raise InputError(str(exc), field="alias") from None
+            step(f"scoring {len(frame):,} rows")
+            scored = champions.score(champions.pd.encoder.transform(frame))
+        out = pd.DataFrame(
+            {
+                "pd_12m": scored.pd_12m,
+                "grade": scored.grade,
+                "lgd": scored.lgd,
+                "ccf": scored.ccf,
+                "reasons": [json.dumps(r) for r in scored.reasons],
+            }
+        )
+        for key in ("customer_id", "application_id"):  # inserted at 0: application_id ends up first
+            if key in frame.columns:
+                out.insert(0, key, frame[key].to_numpy())
+        for name, version in champions.versions.items():
+            out[f"model_{name}"] = version
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            out.to_parquet(tmp, index=False)
+            os.replace(tmp, output)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        summary = {"rows": len(out), "output": str(output), "mean_pd": float(out["pd_12m"].mean()),
+                   "versions": champions.versions}  # fmt: skip
+        if as_json:
+            _print_json(summary)
+        else:
+            typer.echo(f"scored {len(out):,} rows (mean PD {summary['mean_pd']:.4f}) -> {output}")
