@@ -72,11 +72,12 @@ def _segment_reduce(
     starts = offsets[:-1]
     sizes = offsets[1:] - starts
     if values.size and sizes.all():  # the common case, and the online path's only one
-        return ufunc.reduceat(values, starts)
-    out = np.full(len(starts), empty, dtype=np.result_type(values.dtype, np.asarray(empty).dtype))
+        return ufunc.reduceat(values, starts, axis=0)
+    shape = (len(starts), *values.shape[1:])  # 2-D values: several sums in one pass, column by column
+    out = np.full(shape, empty, dtype=np.result_type(values.dtype, np.asarray(empty).dtype))
     if values.size:
         nonempty = sizes > 0
-        out[nonempty] = ufunc.reduceat(values, starts[nonempty])
+        out[nonempty] = ufunc.reduceat(values, starts[nonempty], axis=0)
     return out
 
 
@@ -361,27 +362,27 @@ def _trading_core(
     trip_ends = _ends(trip_starts, m)
     closed = held[trip_ends] == 0 if m else np.zeros(0, dtype=bool)
     buy = t.is_buy
-    buy_cash = np.add.reduceat(np.where(buy, cash_minor, 0), trip_starts) if m else np.zeros(0, np.int64)
-    sell_cash = np.add.reduceat(np.where(buy, 0, cash_minor), trip_starts) if m else np.zeros(0, np.int64)
-    fees = np.add.reduceat(t.fees_minor, trip_starts) if m else np.zeros(0, np.int64)
-    q_days = t.quantity * rel_days
-    buy_q = np.add.reduceat(np.where(buy, t.quantity, 0), trip_starts) if m else np.zeros(0, np.int64)
+    per_trade = np.empty((m, 4), dtype=np.int64)  # buy cash, sell cash, fees, shares bought
+    per_trade[:, 0] = cash_minor * buy
+    per_trade[:, 1] = cash_minor - per_trade[:, 0]
+    per_trade[:, 2] = t.fees_minor
+    per_trade[:, 3] = t.quantity * buy
+    per_trip = np.add.reduceat(per_trade, trip_starts, axis=0) if m else per_trade
+    buy_cash, sell_cash, fees, buy_q = per_trip.T
     # Holding = sum(q * t_sell) - sum(q * t_buy) = sum_buy(q * rel) - sum_sell(q * rel).
-    hold_q_days = (
-        np.add.reduceat(np.where(buy, q_days, -q_days), trip_starts) if m else np.zeros(0, np.float64)
-    )
+    q_days = t.quantity * rel_days
+    hold_q_days = np.add.reduceat(np.where(buy, q_days, -q_days), trip_starts) if m else q_days
 
     c_seg = seg[trip_starts[closed]]
     c_offsets = _offsets_from_ids(c_seg, n)
     trips = _sizes(c_offsets)
     c_pnl = (sell_cash - buy_cash - fees)[closed]
     c_return = c_pnl / np.maximum(buy_cash[closed], 1)
-    held_days = _segment_sum(hold_q_days[closed], c_offsets)
-    held_shares = _segment_sum(buy_q[closed], c_offsets)
-    wins = _segment_sum((c_pnl > 0).astype(np.int64), c_offsets)
+    held_days, sum_return = _segment_sum(np.column_stack((hold_q_days[closed], c_return)), c_offsets).T
+    held_shares, wins = _segment_sum(np.column_stack((buy_q[closed], c_pnl > 0)), c_offsets).T
     avg_holding = np.where(trips > 0, held_days / np.maximum(held_shares, 1), np.nan)
     win_rate = np.where(trips > 0, wins / np.maximum(trips, 1), np.nan)
-    mean_return = _segment_sum(c_return, c_offsets) / np.maximum(trips, 1)
+    mean_return = sum_return / np.maximum(trips, 1)
     dev = c_return - mean_return[c_seg]
     vol = np.where(trips > 1, np.sqrt(_segment_sum(dev * dev, c_offsets) / np.maximum(trips, 1)), np.nan)
 
@@ -406,15 +407,17 @@ def _trading_core(
     o_offsets = _offsets_from_ids(o_seg, n)
     value = held[o_idx] * t.price[o_idx]
     o_code = t.ticker_code[o_idx]
-    total_value = _segment_sum(value, o_offsets)
+    sums = _segment_sum(
+        np.column_stack(
+            (value, value * value, value * instruments.volatile[o_code], value * instruments.illiquid[o_code])
+        ),
+        o_offsets,
+    )
+    total_value = sums[:, 0]
     has_holdings = total_value > 0
-    hhi = np.where(has_holdings, _segment_sum(value * value, o_offsets) / (total_value * total_value), np.nan)
-    volatile_share = np.where(
-        has_holdings, _segment_sum(value * instruments.volatile[o_code], o_offsets) / total_value, np.nan
-    )
-    illiquid_share = np.where(
-        has_holdings, _segment_sum(value * instruments.illiquid[o_code], o_offsets) / total_value, np.nan
-    )
+    hhi = np.where(has_holdings, sums[:, 1] / (total_value * total_value), np.nan)
+    volatile_share = np.where(has_holdings, sums[:, 2] / total_value, np.nan)
+    illiquid_share = np.where(has_holdings, sums[:, 3] / total_value, np.nan)
 
     recent = rel_days <= RECENT_WINDOW_DAYS
     traded_12m_minor = _segment_sum(np.where(recent, cash_minor, 0), offsets)
@@ -429,9 +432,14 @@ def _trading_core(
     f_amount = flows.amount_minor[f_order]
     f_deposit = flows.is_deposit[f_order]
     f_recent = (app_ns[f_seg] - flows.timestamp_ns[f_order]) <= RECENT_WINDOW_DAYS * NS_PER_DAY
-    deposits_all = _segment_sum(np.where(f_deposit, f_amount, 0), f_offsets)
-    deposits_12m = _segment_sum(np.where(f_deposit & f_recent, f_amount, 0), f_offsets)
-    withdrawals_12m = _segment_sum(np.where(~f_deposit & f_recent, f_amount, 0), f_offsets)
+    deposit_amount = f_amount * f_deposit
+    recent_amount = f_amount * f_recent
+    deposits_all, deposits_12m, withdrawals_12m = _segment_sum(
+        np.column_stack(
+            (deposit_amount, deposit_amount * f_recent, recent_amount - deposit_amount * f_recent)
+        ),
+        f_offsets,
+    ).T
 
     asset_base = np.maximum(assets, MIN_DENOMINATOR_MINOR).astype(np.float64)
     capital = np.maximum(np.maximum(deposits_all, assets), MIN_DENOMINATOR_MINOR).astype(np.float64)
@@ -523,8 +531,40 @@ def _align(frame: pd.DataFrame, name: str, customer_ids: np.ndarray) -> pd.DataF
 
 
 def _segments_of(customer_ids: np.ndarray, apps_customer: np.ndarray) -> np.ndarray:
-    """Application row of each event; events of customers without an application get -1."""
+    """Application row of each event; events of customers without an application get -1.
+
+    Event tables usually come sorted by customer: then only the runs' customers are looked up.
+    """
+    if len(customer_ids) > 1 and (customer_ids[1:] >= customer_ids[:-1]).all():
+        starts = np.flatnonzero(np.r_[True, customer_ids[1:] != customer_ids[:-1]])
+        rows = pd.Index(apps_customer).get_indexer(customer_ids[starts]).astype(np.int64)
+        return np.repeat(rows, np.diff(np.r_[starts, len(customer_ids)]))
     return pd.Index(apps_customer).get_indexer(customer_ids).astype(np.int64)
+
+
+def _category_codes(field: str, values: np.ndarray, allowed: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in ``allowed``; unknown values are refused (hashing, not compares)."""
+    codes, uniques = pd.factorize(values)
+    known = {value: i for i, value in enumerate(allowed)}
+    bad = sorted(str(u) for u in uniques if u not in known)
+    if bad or (codes < 0).any():
+        raise InputError(f"{field}: unknown values {(bad or ['<null>'])[:5]}; allowed {list(allowed)}")
+    return (
+        np.array([known[u] for u in uniques], dtype=np.int64)[codes]
+        if len(uniques)
+        else codes.astype(np.int64)
+    )
+
+
+def _ticker_codes(values: np.ndarray, instruments: InstrumentIndex) -> np.ndarray:
+    codes, uniques = pd.factorize(values)
+    if (codes < 0).any():
+        raise InputError("trades.ticker: null ticker", field="trades.ticker")
+    return (
+        instruments.codes(np.asarray(uniques, dtype=object))[codes]
+        if len(uniques)
+        else codes.astype(np.int64)
+    )
 
 
 def trading_features(
@@ -563,19 +603,20 @@ def _trading_arrays(
     )
     flows = _require(tables, "cash_flows", ["customer_id", "timestamp", "kind", "amount_minor"])
     t_seg = _segments_of(trades["customer_id"].to_numpy(dtype=np.int64), apps_customer)
-    t_keep = np.flatnonzero(t_seg >= 0)
     f_seg = _segments_of(flows["customer_id"].to_numpy(dtype=np.int64), apps_customer)
-    f_keep = np.flatnonzero(f_seg >= 0)
-    side = trades["side"].to_numpy(dtype=object)[t_keep]
-    kind = flows["kind"].to_numpy(dtype=object)[f_keep]
-    _check_categories("trades.side", side, ("buy", "sell"))
-    _check_categories("cash_flows.kind", kind, ("deposit", "withdrawal"))
+    # Events of customers without an application are dropped (a no-op copy avoided when none).
+    t_keep: slice | np.ndarray = slice(None) if (t_seg >= 0).all() else np.flatnonzero(t_seg >= 0)
+    f_keep: slice | np.ndarray = slice(None) if (f_seg >= 0).all() else np.flatnonzero(f_seg >= 0)
+    side = _category_codes("trades.side", trades["side"].to_numpy(dtype=object)[t_keep], ("buy", "sell"))
+    kind = _category_codes(
+        "cash_flows.kind", flows["kind"].to_numpy(dtype=object)[f_keep], ("deposit", "withdrawal")
+    )
     trade_arrays = TradeArrays(
         segment=t_seg[t_keep],
         trade_id=trades["trade_id"].to_numpy(dtype=np.int64)[t_keep],
         timestamp_ns=_ns(trades["timestamp"].to_numpy()[t_keep]),
-        ticker_code=instruments.codes(trades["ticker"].to_numpy(dtype=object)[t_keep]),
-        is_buy=side == "buy",
+        ticker_code=_ticker_codes(trades["ticker"].to_numpy(dtype=object)[t_keep], instruments),
+        is_buy=side == 0,
         quantity=trades["quantity"].to_numpy(dtype=np.int64)[t_keep],
         price=trades["price"].to_numpy(dtype=np.float64)[t_keep],
         fees_minor=trades["fees_minor"].to_numpy(dtype=np.int64)[t_keep],
@@ -583,7 +624,7 @@ def _trading_arrays(
     flow_arrays = FlowArrays(
         segment=f_seg[f_keep],
         timestamp_ns=_ns(flows["timestamp"].to_numpy()[f_keep]),
-        is_deposit=kind == "deposit",
+        is_deposit=kind == 0,
         amount_minor=flows["amount_minor"].to_numpy(dtype=np.int64)[f_keep],
     )
     block = trading_block(
