@@ -150,7 +150,8 @@ class DecisionBatch:
 
     @property
     def outcome(self) -> npt.NDArray[np.object_]:
-        """Outcome labels ("approve" / "refer" / "decline")."""
+        """Outcome labels ("approve" / "refer" / "decline"), built on each access: for a
+        large batch take it once, or compare ``outcome_code`` with APPROVE/REFER/DECLINE."""
         return _OUTCOME_LABELS[self.outcome_code]
 
     @property
