@@ -40,11 +40,20 @@ LGD_GAP_RED = 0.10
 """Mean realised LGD above mean predicted LGD by 5 / 10 percentage points."""
 
 
+PERFORMANCE_COLUMNS = ("pd_12m", "score", "grade", "application_date", "lgd", "realised_lgd")
+
+
 def matured(frame: pd.DataFrame, label: str = "default_12m") -> pd.DataFrame:
-    """Rows whose outcome is known, with the label as 0/1 integers."""
+    """Rows whose outcome is known, with the label as 0/1 integers.
+
+    Only the columns performance uses are kept: the feature columns of a million-row
+    set would otherwise be copied by every filter.
+    """
+    keep = [c for c in PERFORMANCE_COLUMNS if c in frame.columns and c != label]
     if label not in frame.columns:
-        return frame.iloc[0:0]
-    known = frame[frame[label].notna()]
+        return frame[keep].iloc[0:0]
+    mask = frame[label].notna().to_numpy()
+    known = frame.loc[mask, [*keep, label]]
     return known.assign(**{label: known[label].astype(bool).astype(np.int64)})
 
 
@@ -212,7 +221,8 @@ def lgd_backtest(frame: pd.DataFrame, lgd: str = "lgd", realised: str = "realise
     columns = ["grade", "defaults", "predicted_lgd", "realised_lgd", "gap", "light"]
     if lgd not in frame.columns or realised not in frame.columns:
         return pd.DataFrame(columns=columns)
-    done = frame[frame[realised].notna() & frame[lgd].notna()]
+    mask = (frame[realised].notna() & frame[lgd].notna()).to_numpy()
+    done = frame.loc[mask, [c for c in (lgd, realised, "grade") if c in frame.columns]]
     if len(done) == 0:
         return pd.DataFrame(columns=columns)
     rows = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import typer
@@ -15,11 +16,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        reference: Path = typer.Option(
+        reference: str = typer.Option(
             ...,
             "--reference",
-            help="Parquet of the reference set: feature columns plus pd_12m (or score), grade, "
-            "and optionally default_12m, application_date, lgd, realised_lgd, pricing columns.",
+            help="Parquet of the reference set (feature columns plus pd_12m or score, grade, optionally "
+            "default_12m, application_date, lgd, realised_lgd, pricing columns), or the reference a "
+            "training run logged: runs:/RUN_ID or models:/creditdesk-pd@champion.",
         ),
         current: Path | None = typer.Option(
             None, "--current", help="Parquet of the current set, same columns and types as the reference."
@@ -69,8 +71,11 @@ def register(app: typer.Typer) -> None:
             raise InputError("--features must name at least one column", field="features")
         reporting.check_out_dir(out)
 
-        ref_frame = reporting.read_frame(reference, "reference")
-        inputs = {"reference": str(reference)}
+        with tempfile.TemporaryDirectory(prefix="creditdesk-reference-") as download:
+            ref_frame = reporting.read_frame(
+                reporting.resolve_reference(reference, Path(download)), "reference"
+            )
+        inputs = {"reference": reference}
         if current is not None:
             cur_frame = reporting.read_frame(current, "current")
             inputs["current"] = str(current)

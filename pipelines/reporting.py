@@ -283,3 +283,61 @@ def ledger_figures(database_url: str | None = None, now_ns: int | None = None) -
     finally:
         engine.dispose()
     return book_section(lines, calls, now_ns if now_ns is not None else time.time_ns())
+
+
+def save_reference(frame: pd.DataFrame, path: Path) -> Path:
+    """Write a reference parquet atomically (temp file in the same directory, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        frame.to_parquet(name, index=False)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_reference(spec: str, download_dir: Path, tracking_uri: str | None = None) -> Path:
+    """A local parquet path for ``--reference``: a file, ``runs:/RUN_ID[/path]`` or ``models:/NAME@ALIAS``.
+
+    Registry forms fetch the reference the training run logged (``REFERENCE_ARTIFACT``),
+    so the report compares against exactly what the champion was trained on.
+    """
+    if not spec.startswith(("runs:/", "models:/")):
+        return Path(spec)
+    import mlflow.artifacts
+    from mlflow.tracking import MlflowClient
+
+    from creditdesk.settings import get_settings
+    from monitoring.reference import REFERENCE_ARTIFACT
+
+    uri = tracking_uri or get_settings().tracking_uri
+    if spec.startswith("models:/"):
+        name, sep, alias = spec.removeprefix("models:/").partition("@")
+        if not sep or not name or not alias:
+            raise InputError(
+                f"--reference {spec}: use models:/NAME@ALIAS (e.g. @champion)", field="reference"
+            )
+        try:
+            run_id = MlflowClient(tracking_uri=uri).get_model_version_by_alias(name, alias).run_id
+        except Exception as exc:
+            raise InputError(
+                f"--reference {spec}: no such model version in {uri} ({exc})", field="reference"
+            ) from exc
+        artifact = REFERENCE_ARTIFACT
+    else:
+        run_id, _, artifact = spec.removeprefix("runs:/").partition("/")
+        artifact = artifact or REFERENCE_ARTIFACT
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact, dst_path=str(download_dir), tracking_uri=uri
+        )
+    except Exception as exc:
+        raise InputError(
+            f"--reference {spec}: run {run_id} has no artifact {artifact} (the training run must log "
+            "its reference, see monitoring.reference)",
+            field="reference",
+        ) from exc
+    return Path(local)
