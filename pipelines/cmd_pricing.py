@@ -216,6 +216,7 @@ def register(app: typer.Typer) -> None:
         for key, policy, summary in (("current", current, summary_current), ("new", new, summary_new)):
             books[key] = {"policy_version": policy.version, "policy_hash": policy.policy_hash}
             books[key] |= {k: _plain(v) for k, v in summary.book.items()}
+            books[key]["by_grade"] = summary.to_dict()["by_grade"]
 
         lines = [f"applications       {len(frame):,} from {applications}"]
         header = f"{'':<26}{'current':>22}{'new':>22}"

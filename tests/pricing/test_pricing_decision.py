@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from creditdesk.errors import InputError
 from pricing.decision import INPUT_FIELDS, DecisionInputs, decide, quote
-from pricing.policy import load_policy
+from pricing.policy import Policy, load_policy
 from pricing.reasons import combine_hits, merge_reasons
 
 POLICY = load_policy()
@@ -325,3 +325,38 @@ def test_policy_tier_lookup() -> None:
     assert POLICY.tier(8).max_leverage == 0.5
     with pytest.raises(InputError, match=r"grade must be an integer in 1\.\.10"):
         POLICY.tier(11)
+
+
+def policy_with(**sections: dict[str, Any]) -> Policy:
+    doc = POLICY.model_dump()
+    for section, values in sections.items():
+        doc[section] |= values
+    return type(POLICY).model_validate(doc)
+
+
+def test_corporate_formula_and_fees_from_the_policy() -> None:
+    corporate = policy_with(
+        capital={"formula": "corporate", "maturity_years": 2.5}, rates={"fee_rate": 0.005}
+    )
+    d = decide(applicant(), corporate).record(0)
+    pd_, lgd, m = 0.01, 0.3, 2.5
+    f = (1 - math.exp(-50 * pd_)) / (1 - math.exp(-50))
+    r = 0.12 * f + 0.24 * (1 - f)
+    b = (0.11852 - 0.05478 * math.log(pd_)) ** 2
+    k = (lgd * N.cdf((N.inv_cdf(pd_) + math.sqrt(r) * N.inv_cdf(0.999)) / math.sqrt(1 - r)) - pd_ * lgd) * (
+        (1 + (m - 2.5) * b) / (1 - 1.5 * b)
+    )
+    assert abs(d["correlation"] - r) < 1e-9 and abs(d["capital_k"] - k) < 1e-9
+    required = 0.045 + 0.010 + pd_ * lgd + 0.15 * k - 0.005  # fees are income
+    assert abs(d["required_rate"] - required) < 1e-9
+    assert abs(d["annual_rate"] - max(required, 0.06)) < 1e-12
+    net = (d["annual_rate"] + 0.005 - 0.055 - pd_ * lgd) * d["ead_minor"]
+    assert abs(d["expected_net_income_minor"] - net) < 1e-6
+
+
+def test_knockout_thresholds_come_from_the_policy() -> None:
+    assert one(trading_history_days=30)["reason_codes"] == ["KO_HISTORY"]
+    relaxed = policy_with(knockouts={"min_trading_history_days": 0, "max_age_years": 99})
+    assert decide(applicant(trading_history_days=30, age=90), relaxed).record(0)["outcome"] == "approve"
+    strict = policy_with(grades={"acceptable_max_grade": 3})
+    assert decide(applicant(grade=4), strict).reason_codes(0) == ["DC_GRADE"]
