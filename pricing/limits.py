@@ -4,9 +4,9 @@ Line = min(tier cap of the grade, k × platform assets, m × annual income, requ
 rounded DOWN to the policy's line unit, as int64 minor units. Rounding down (never to
 nearest) keeps the property "the line never exceeds any of its caps" true exactly.
 
-Money is int64 minor units; amounts above ``MAX_AMOUNT_MINOR`` are refused as input errors
-(a limit on everything: at 1e15 minor units float64 products are still exact to well
-under one unit, so k × assets cannot round past a cap).
+Money is int64 minor units; amounts above ``MAX_AMOUNT_MINOR`` (1e15) are refused as input
+errors: a limit on everything, and it keeps k × amount in float64 exact to under one
+minor unit for any amount a real book holds (below 2**53 / k).
 
 Public API: ``credit_limit_minor``, ``limit_caps_minor``, ``max_leverage``, ``haircut_addon``,
 ``check_grade``, ``check_minor``.
@@ -35,7 +35,7 @@ def check_grade(grade: ArrayLike, field: str = "grade") -> IntArray:
             as_float = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise InputError(f"{field} must be an integer 1..{DEFAULT_GRADE}", field=field) from None
-        if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float))):
+        if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float)) & (np.abs(as_float) < 2**31)):
             raise InputError(f"{field} must be an integer 1..{DEFAULT_GRADE}", field=field)
         arr = as_float
     out = arr.astype(np.int64)
