@@ -77,6 +77,9 @@ TRANSFER_COLUMNS = [
     transfers.c.timestamp_ns,
 ]
 
+_ACCOUNT_SQL = ", ".join(c.name for c in ACCOUNT_COLUMNS)
+_TRANSFER_SQL = ", ".join(c.name for c in TRANSFER_COLUMNS)
+
 _UPDATE_BALANCES = (
     update(accounts)
     .where(accounts.c.id == bindparam("b_id"))
@@ -102,13 +105,29 @@ _SQLITE_UPDATE_BALANCES = (
 )
 
 
+# PostgreSQL: whole columns as arrays in one statement each (one round trip, no per-row binds).
+_PG_INSERT_TRANSFERS = (
+    "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount_minor, ledger, code,"
+    " flags, pending_id, timeout_s, user_data, timestamp_ns)"
+    " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+    " %s::bigint[], %s::int[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+)
+_PG_UPDATE_BALANCES = (
+    "UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
+    " credits_pending = v.cp, credits_posted = v.cpo"
+    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+    " AS v(id, dp, dpo, cp, cpo) WHERE a.id = v.id"
+)
+
+
 class SqlLedgerRepository:
     """Loads and writes for one open transaction.
 
     On SQLite the two hot writes (transfers, balances) go straight to the driver's
     ``executemany`` with tuples: SQLAlchemy's per-row parameter processing costs more than
-    SQLite's own insert there. PostgreSQL uses Core, whose multi-row VALUES and batched
-    updates (``executemany_mode="values_plus_batch"``) save network round trips.
+    SQLite's own insert there. On PostgreSQL (psycopg2) the hot reads and writes pass whole
+    columns as arrays (``= ANY(%s)``, ``unnest``): one round trip per statement whatever the
+    batch size. Other drivers fall back to Core.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -119,6 +138,14 @@ class SqlLedgerRepository:
     # ---- reads -------------------------------------------------------------------------
     def load_accounts(self, ids: Iterable[int], *, for_update: bool = False) -> dict[int, Account]:
         out: dict[int, Account] = {}
+        if self.conn.dialect.driver == "psycopg2":  # one array parameter instead of thousands of binds
+            wanted = _valid(ids)
+            if wanted:
+                lock = " FOR UPDATE" if for_update else ""
+                sql = f"SELECT {_ACCOUNT_SQL} FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id{lock}"
+                for row in self.conn.exec_driver_sql(sql, (wanted,)):
+                    out[row[0]] = _account(row)
+            return out
         for chunk in _chunks(_valid(ids)):
             stmt = select(*ACCOUNT_COLUMNS).where(accounts.c.id.in_(chunk)).order_by(accounts.c.id)
             if for_update and self.locking:
@@ -129,6 +156,13 @@ class SqlLedgerRepository:
 
     def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
         out: dict[int, Transfer] = {}
+        if self.conn.dialect.driver == "psycopg2":
+            wanted = _valid(ids)
+            if wanted:
+                sql = f"SELECT {_TRANSFER_SQL} FROM ledger_transfers WHERE id = ANY(%s)"
+                for row in self.conn.exec_driver_sql(sql, (wanted,)):
+                    out[row[0]] = _transfer(row)
+            return out
         for chunk in _chunks(_valid(ids)):
             for row in self.conn.execute(select(*TRANSFER_COLUMNS).where(transfers.c.id.in_(chunk))):
                 out[row[0]] = _transfer(row)
@@ -186,6 +220,9 @@ class SqlLedgerRepository:
     def insert_transfers(self, rows: Sequence[Transfer]) -> None:
         if rows and self.sqlite:
             self.conn.exec_driver_sql(_SQLITE_INSERT_TRANSFERS, [tuple(_fields(t)) for t in rows])
+        elif rows and self.conn.dialect.driver == "psycopg2":
+            columns = tuple(list(col) for col in zip(*(_fields(t) for t in rows), strict=True))
+            self.conn.exec_driver_sql(_PG_INSERT_TRANSFERS, columns)
         elif rows:
             self.conn.execute(
                 insert(transfers),
@@ -227,6 +264,18 @@ class SqlLedgerRepository:
             ]
             if tuples:
                 self.conn.exec_driver_sql(_SQLITE_UPDATE_BALANCES, tuples)
+            return
+        if self.conn.dialect.driver == "psycopg2":
+            rows = list(rows)
+            if rows:
+                cols = (
+                    [a.id for a in rows],
+                    [a.debits_pending for a in rows],
+                    [a.debits_posted for a in rows],
+                    [a.credits_pending for a in rows],
+                    [a.credits_posted for a in rows],
+                )
+                self.conn.exec_driver_sql(_PG_UPDATE_BALANCES, cols)
             return
         data = [
             {
