@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def bench_naive_orm(url: str, total: int, start_id: int) -> float:
             if session.get(TransferRow, t.id) is not None:
                 continue
             ids = sorted((t.debit_account_id, t.credit_account_id))
-            rows = {
+            rows: dict[int, Any] = {
                 r.id: r for r in session.query(AccountRow).filter(AccountRow.id.in_(ids)).with_for_update()
             }
             dr, cr = rows[t.debit_account_id], rows[t.credit_account_id]
