@@ -91,9 +91,10 @@ def bench_naive_orm(url: str, total: int, start_id: int) -> float:
             if session.get(TransferRow, t.id) is not None:
                 continue
             ids = sorted((t.debit_account_id, t.credit_account_id))
-            rows: dict[int, Any] = {
-                r.id: r for r in session.query(AccountRow).filter(AccountRow.id.in_(ids)).with_for_update()
-            }
+            found: list[Any] = (
+                session.query(AccountRow).filter(accounts_table.c.id.in_(ids)).with_for_update().all()
+            )
+            rows = {r.id: r for r in found}
             dr, cr = rows[t.debit_account_id], rows[t.credit_account_id]
             if dr.flags & 2 and dr.debits_posted + dr.debits_pending + t.amount_minor > dr.credits_posted:
                 continue
