@@ -24,7 +24,20 @@ def register(app: typer.Typer) -> None:
             "training run logged: runs:/RUN_ID or models:/creditdesk-pd@champion.",
         ),
         current: Path | None = typer.Option(
-            None, "--current", help="Parquet of the current set, same columns and types as the reference."
+            None,
+            "--current",
+            help="Parquet of the current set (same columns and types as the reference), or a "
+            "`creditdesk features` output folder (with --current-scores).",
+        ),
+        reference_scores: Path | None = typer.Option(
+            None,
+            "--reference-scores",
+            help="`creditdesk score` output to join to a features folder reference.",
+        ),
+        current_scores: Path | None = typer.Option(
+            None,
+            "--current-scores",
+            help="`creditdesk score` output to join to a features folder current set.",
         ),
         since: str | None = typer.Option(
             None,
@@ -72,15 +85,16 @@ def register(app: typer.Typer) -> None:
         reporting.check_out_dir(out)
 
         with tempfile.TemporaryDirectory(prefix="creditdesk-reference-") as download:
-            ref_frame = reporting.read_frame(
-                reporting.resolve_reference(reference, Path(download)), "reference"
-            )
+            ref_path = reporting.resolve_reference(reference, Path(download))
+            ref_frame = reporting.load_set(ref_path, "reference", reference_scores)
         inputs = {"reference": reference}
         if current is not None:
-            cur_frame = reporting.read_frame(current, "current")
+            cur_frame = reporting.load_set(current, "current", current_scores)
             inputs["current"] = str(current)
         else:
             assert since is not None
+            if current_scores is not None:
+                raise InputError("--current-scores goes with --current, not --since", field="current-scores")
             cur_frame = reporting.current_from_decision_log(since, ref_frame.columns)
             inputs["current"] = f"decision log since {since}"
         ledger = reporting.ledger_figures() if with_ledger else None

@@ -60,6 +60,63 @@ def read_frame(path: Path, which: str) -> pd.DataFrame:
         raise InputError(f"{which} is not a readable parquet file: {path} ({exc})", field=which) from exc
 
 
+SCORE_COLUMNS_FROM_SCORING = ("pd_12m", "grade", "lgd")
+"""What ``creditdesk score`` output contributes to a monitoring set (joined on application_id)."""
+LABEL_COLUMNS_FROM_FEATURES = {"default_12m": "default_12m", "lgd": "realised_lgd"}
+"""labels.parquet of ``creditdesk features``: its ``lgd`` is the realised LGD of a default."""
+
+
+def load_set(path: Path, which: str, scores: Path | None = None) -> pd.DataFrame:
+    """A monitoring set from pipeline outputs.
+
+    ``path`` is a parquet file already in the contract's shape, or the folder written by
+    ``creditdesk features`` (features.parquet, and labels.parquet when outcomes are known:
+    ``default_12m`` and the realised LGD join as ``default_12m`` / ``realised_lgd``).
+    ``scores`` is the parquet of ``creditdesk score`` for the same applications; its
+    ``pd_12m``, ``grade`` and (predicted) ``lgd`` join on ``application_id``.
+    """
+    if path.is_dir():
+        frame = read_frame(path / "features.parquet", which)
+        labels_path = path / "labels.parquet"
+        if labels_path.is_file():
+            labels = read_frame(labels_path, f"{which} labels")
+            frame = _join(frame, labels, LABEL_COLUMNS_FROM_FEATURES, f"{which} labels")
+    else:
+        frame = read_frame(path, which)
+    if scores is not None:
+        scored = read_frame(scores, f"{which} scores")
+        frame = _join(frame, scored, {c: c for c in SCORE_COLUMNS_FROM_SCORING}, f"{which} scores", True)
+    return frame
+
+
+def _join(
+    frame: pd.DataFrame, other: pd.DataFrame, columns: dict[str, str], which: str, every_row: bool = False
+) -> pd.DataFrame:
+    """Left-join ``columns`` of ``other`` (renamed src → dst) on application_id.
+
+    ``every_row``: each application must find its row (a score); labels may be missing
+    for applications whose outcome is not known yet.
+    """
+    key = "application_id"
+    if key not in frame.columns or key not in other.columns:
+        raise InputError(f"{which}: both files need an application_id column to be joined", field=which)
+    if other[key].duplicated().any():
+        raise InputError(f"{which}: application_id values repeat", field=which)
+    present = {src: dst for src, dst in columns.items() if src in other.columns}
+    if not present:
+        raise InputError(f"{which}: none of the columns {sorted(columns)} is present", field=which)
+    clashes = [dst for dst in present.values() if dst in frame.columns]
+    if clashes:
+        raise InputError(f"{which}: columns {clashes} are already in the set", field=which)
+    right = other[[key, *present]].rename(columns=present)
+    joined = frame.merge(right, on=key, how="left", validate="many_to_one")
+    matched = frame[key].isin(other[key])
+    unmatched = int((~matched).sum()) if every_row else 0
+    if unmatched:
+        raise InputError(f"{which}: {unmatched} applications have no score", field=which)
+    return joined
+
+
 def check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out must be a directory, but {out_dir} is a file", field="out")

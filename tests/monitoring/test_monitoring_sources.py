@@ -240,3 +240,82 @@ def test_portfolio_section_from_pricing_columns_by_hand() -> None:
     assert lower is not None
     assert [a["subject"] for a in lower["alerts"]] == ["book RAROC"]  # 7.5% < 15% hurdle
     assert portfolio_section(frame[["grade"]]) is None
+
+
+def _pipeline_outputs(folder: Path, n: int, seed: int, with_labels: bool) -> Path:
+    """What `creditdesk features` and `creditdesk score` write, in their column names."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n, dtype=np.int64) + 5_000_000_000 + seed * n
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "application_id": ids,
+            "customer_id": ids - 5_000_000_000,
+            "application_date": pd.Timestamp("2014-01-01")
+            + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+            "bureau_score": rng.normal(680, 50, n),
+            "debt_to_income": rng.uniform(0, 1, n),
+        }
+    ).to_parquet(folder / "features.parquet")
+    pd_12m = rng.uniform(0.01, 0.3, n)
+    default = rng.random(n) < pd_12m
+    if with_labels:
+        pd.DataFrame(
+            {
+                "application_id": ids,
+                "application_date": pd.Timestamp("2014-01-01"),
+                "default_12m": default,
+                "lgd": np.where(default, 0.4, np.nan),  # realised LGD of defaults
+                "ccf": np.where(default, 0.5, np.nan),
+            }
+        ).to_parquet(folder / "labels.parquet")
+    scores = folder.parent / f"{folder.name}_scores.parquet"
+    order = rng.permutation(n)  # the score file's row order is its own
+    pd.DataFrame(
+        {
+            "application_id": ids[order],
+            "pd_12m": pd_12m[order],
+            "grade": np.full(n, 7)[order],
+            "lgd": np.full(n, 0.3),
+            "reasons": ["[]"] * n,
+        }
+    ).to_parquet(scores)
+    return scores
+
+
+def test_report_from_features_folders_and_score_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref_scores = _pipeline_outputs(tmp_path / "train", 2000, seed=1, with_labels=True)
+    cur_scores = _pipeline_outputs(tmp_path / "new", 1500, seed=2, with_labels=False)
+    out = tmp_path / "report"
+    args = ["--reference", str(tmp_path / "train"), "--reference-scores", str(ref_scores)]
+    args += ["--current", str(tmp_path / "new"), "--current-scores", str(cur_scores)]
+    main(["report", *args, "--out", str(out), "--no-evidently", "--no-ledger"])
+    data = json.loads((out / "summary.json").read_text())
+    assert set(data["features"]) == {"bureau_score", "debt_to_income"}
+    assert data["rows"] == {"reference": 2000, "current": 1500}
+    assert data["performance"]["reference"]["n"] == 2000
+    assert data["performance"]["current"] is None  # no labels for the new applications yet
+
+    frame = reporting.load_set(tmp_path / "train", "reference", ref_scores)
+    # joined by id, not by row order; the labels' lgd became realised_lgd beside the predicted lgd
+    scores = pd.read_parquet(ref_scores).set_index("application_id")
+    assert frame["pd_12m"].to_numpy() == pytest.approx(
+        scores.loc[frame["application_id"], "pd_12m"].to_numpy()
+    )
+    assert frame["lgd"].eq(0.3).all()
+    assert frame.loc[frame["default_12m"], "realised_lgd"].eq(0.4).all()
+    assert frame.loc[~frame["default_12m"], "realised_lgd"].isna().all()
+
+
+def test_score_files_must_cover_every_application(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scores = _pipeline_outputs(tmp_path / "train", 100, seed=1, with_labels=True)
+    pd.read_parquet(scores).iloc[:90].to_parquet(tmp_path / "partial.parquet")
+    with pytest.raises(InputError, match="10 applications have no score"):
+        reporting.load_set(tmp_path / "train", "reference", tmp_path / "partial.parquet")
+    pd.read_parquet(scores).drop(columns=["application_id"]).to_parquet(tmp_path / "noid.parquet")
+    with pytest.raises(InputError, match="application_id"):
+        reporting.load_set(tmp_path / "train", "reference", tmp_path / "noid.parquet")
+    with pytest.raises(InputError, match="not found"):
+        reporting.load_set(tmp_path / "nothing", "reference", scores)
