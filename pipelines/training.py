@@ -50,6 +50,7 @@ class TrainingData:
     drawn: np.ndarray | None = None
     limit: np.ndarray | None = None
     ead: np.ndarray | None = None
+    pd_params: dict[str, Any] = field(default_factory=dict)  # overrides of LightGBMPD's defaults
 
     @property
     def has_loss_data(self) -> bool:
@@ -216,6 +217,7 @@ def pd_estimator(data: TrainingData, **overrides: Any) -> Any:
     from models.pd_model import LightGBMPD
 
     params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical, "n_jobs": 2}
+    params.update(data.pd_params)
     params.update(overrides)
     return LightGBMPD(**params)
 

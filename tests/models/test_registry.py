@@ -1,0 +1,80 @@
+"""Registry round trip on MLflow-on-SQLite: train -> challenger -> gate -> champion -> same PDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from creditdesk.errors import InputError
+from pipelines.training import TrainingData, train
+from tests.models.helpers import DESCRIPTIONS, MONOTONE, credit_frame
+
+
+def _data(seed: int, weak: bool = False) -> TrainingData:
+    X, y = credit_frame(2500, seed=seed)
+    X = X.drop(columns=["region"])  # the platform's features are all numeric
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    defaulted = y == 1
+    lgd = np.where(defaulted, np.clip(0.1 + 0.5 * np.nan_to_num(X["utilisation"].to_numpy()), 0, 1), np.nan)
+    limit = np.full(n, 1000.0)
+    drawn = rng.uniform(100, 900, n)
+    ccf_true = rng.uniform(0.2, 0.6, n)
+    ead = drawn + ccf_true * (limit - drawn)
+    ccf = np.where(defaulted, ccf_true, np.nan)
+    return TrainingData(
+        name=f"unit{seed}", X=X, y=y, monotone=MONOTONE, descriptions=DESCRIPTIONS, catalogue_version="test",
+        lgd=lgd, ccf=ccf, drawn=drawn, limit=limit, ead=ead,
+        pd_params={"n_estimators": 1, "num_leaves": 2, "early_stopping_rounds": 1} if weak else {},
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_train_promote_load_round_trip(var_dir: Path) -> None:
+    import mlflow.pyfunc
+
+    from models.registry import PD_NAME, client, load_champions, promote, use_tracking
+
+    data = _data(11)
+    summary = train(data, progress=lambda _: None)
+    assert summary["registered"] == {"creditdesk-pd": 1, "creditdesk-lgd": 1, "creditdesk-ead": 1}
+    assert (Path(summary["out_dir"]) / "validation" / "validation.json").is_file()
+    assert (Path(summary["out_dir"]) / "validation" / "roc.png").is_file()
+    reg = client()
+    assert str(reg.get_model_version_by_alias(PD_NAME, "challenger").version) == "1"  # an int in MLflow 3
+    with pytest.raises(LookupError):
+        load_champions()  # nothing promoted yet
+
+    first = promote()
+    assert first["promoted"] and first["gate_passed"] and first["previous_champion"] is None
+
+    champions = load_champions()
+    assert champions.versions["pd"] == "1"
+    X = data.X.head(200)
+    ours = champions.score(X.to_numpy(dtype=np.float64))
+    use_tracking()
+    pyfunc_pd = mlflow.pyfunc.load_model(f"models:/{PD_NAME}@champion").predict(X)
+    np.testing.assert_allclose(ours.pd_12m, np.asarray(pyfunc_pd), rtol=1e-12)
+    assert ((ours.pd_12m > 0) & (ours.pd_12m < 1)).all()  # probabilities, not labels
+    row = champions.score_row(X.to_numpy()[0], drawn=100.0, limit=1000.0)
+    assert row["pd_12m"] == pytest.approx(ours.pd_12m[0])
+    assert row["ead"] == pytest.approx(100.0 + row["ccf"] * 900.0)
+    assert len(row["reasons"]) <= 4
+    contribs = [r["contribution"] for r in row["reasons"]]
+    assert contribs == sorted(contribs, reverse=True) and all(c > 0 for c in contribs)
+
+    # a worse challenger (a single stump) on the same data must not pass the gate ...
+    train(_data(11, weak=True), progress=lambda _: None)
+    second = promote()
+    assert not second["promoted"] and not second["gate_passed"]
+    assert any("AUC" in text for text in second["gate_reasons"])
+    assert str(reg.get_model_version_by_alias(PD_NAME, "champion").version) == "1"
+    # ... unless forced, with the reason recorded on the version
+    with pytest.raises(InputError, match="reason"):
+        promote(force=True)
+    forced = promote(force=True, reason="unit test override")
+    assert forced["promoted"] and forced["forced"]
+    mv = reg.get_model_version_by_alias(PD_NAME, "champion")
+    assert str(mv.version) == "2" and mv.tags["promotion_reason"] == "unit test override"
