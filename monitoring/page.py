@@ -26,6 +26,7 @@ SECTION_TITLES: dict[str, str] = {
     "portfolio": "Portfolio",
     "ledger": "Book and margin",
 }
+MAX_CSI_ROWS = 40
 CSI_COLUMNS = ("bin", "ref_count", "cur_count", "ref_share", "cur_share", "psi")
 FEATURE_COLUMNS = ("feature", "description", "kind", "psi", "band", "light", "worst_bin", "evidently")
 LIGHT_WORDS: dict[str, str] = {"green": "OK", "amber": "watch", "red": "act", "grey": "n/a"}
@@ -153,8 +154,13 @@ def _stability(report: CommitteeReport, labels: Mapping[str, str]) -> str:
     blocks = []
     for name in ordered["feature"]:
         csi = report.features.csi[name]
+        note = ""
+        if len(csi) > MAX_CSI_ROWS:  # a categorical with many levels: show where the shift is
+            note = f'<p class="note">The {MAX_CSI_ROWS} largest of {len(csi)} bins.</p>'
+            csi = csi.nlargest(MAX_CSI_ROWS, "psi")
         blocks.append(
-            f"<details><summary>{_e(name)}: CSI by bin</summary>{table_html(csi, CSI_COLUMNS)}</details>"
+            f"<details><summary>{_e(name)}: CSI by bin</summary>{note}"
+            f"{table_html(csi, CSI_COLUMNS)}</details>"
         )
     return (
         '<section id="stability"><h2>Input stability</h2>'

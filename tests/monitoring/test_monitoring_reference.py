@@ -48,6 +48,7 @@ def test_save_reference_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [p.name for p in path.parent.iterdir()] == ["reference.parquet"]
 
 
+@pytest.mark.slow
 def test_reference_is_found_through_runs_and_model_aliases(tmp_path: Path) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
