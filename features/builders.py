@@ -9,7 +9,8 @@ reduction in the core is segment-local:
 
 - floating sums use ``np.add.reduceat`` (a plain left-to-right loop per segment whose result
   does not depend on what lies outside the segment; ``np.sum`` is pairwise and would not
-  match), never ``np.sum`` or ``cumsum`` over the whole population;
+  match), never ``np.sum`` or ``cumsum`` over the whole population; several sums over the same
+  segments go through one 2-D ``reduceat`` (column by column, same order for both paths);
 - running sums over time are integer (money in minor units, share counts), where a global
   ``cumsum`` minus the segment's start value is exact;
 - running maxima use integer keys shifted per segment, which is exact by construction.

@@ -1,17 +1,21 @@
 """Data contracts: Great Expectations suites for the raw tables and for the feature table.
 
 Why contracts and not asserts in the builders: a bad batch must be refused with a report a
-data owner can act on (which rule, which column, which values), and the report is kept
-beside the output. The suites run in an ephemeral (in-memory) GE context; no GE project is written
+data owner can act on (which rule, which column, which values), and the report is kept beside
+the output. The suites run in an ephemeral (in-memory) GE context; no GE project is written
 to disk (GE makes an empty temp dir for data docs, which we never build).
 
 This module imports Great Expectations (about 3 s): only the batch job imports it, never the
 serving process.
 
-Summary format (JSON-safe), one entry per expectation::
+Summary format (JSON-safe), one entry per expectation; failed ones add counts and examples::
 
     {"table": "trades", "column": "quantity", "rule": "quantity > 0", "success": False,
      "unexpected_count": 2, "unexpected_percent": 0.1, "examples": [-5, 0], "expectation": "..."}
+
+Cost: GE spends tens of milliseconds per expectation whatever the data size, so types and
+null counts of every table are checked on one profile frame (one row per column), and details
+are collected in a second pass for failed expectations only.
 
 Cross-table rules (no trade at or after its application date, positions never negative,
 dates in order, references) run on small derived frames named like ``trades×applications``.
