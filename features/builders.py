@@ -173,7 +173,7 @@ class InstrumentIndex:
 
 
 def _f(values: Any) -> np.ndarray:
-    return np.asarray(values).astype(np.float64)
+    return np.asarray(values, dtype=np.float64)
 
 
 def kyc_block(
@@ -773,15 +773,24 @@ def online_features(
                 f"trades.{name}: {len(values)} values for {n_trades} trades", field=f"trades.{name}"
             )
     _check_categories("trades.side", side, ("buy", "sell"))
+    # The batch path has its data contracts; a request gets the same rules checked here.
     quantity = columns["quantity"].astype(np.int64)
-    if (quantity <= 0).any():
-        raise InputError("trades.quantity: must be > 0", field="trades.quantity")
+    price = columns["price"].astype(np.float64)
+    fees = columns["fees_minor"].astype(np.int64)
+    if n_trades and (
+        quantity.min() <= 0 or not price.min() > 0 or fees.min() < 0 or not np.isfinite(price).all()
+    ):
+        field = "quantity" if quantity.min() <= 0 else "fees_minor" if fees.min() < 0 else "price"
+        rule = {"quantity": "> 0", "price": "> 0 and finite", "fees_minor": ">= 0"}[field]
+        raise InputError(f"trades.{field}: must be {rule}", field=f"trades.{field}")
     kind = np.asarray(_field(cash_flows, "cash_flows", "kind"), dtype=object)
     _check_categories("cash_flows.kind", kind, ("deposit", "withdrawal"))
     flow_ts = _ns(_field(cash_flows, "cash_flows", "timestamp"))
     flow_amount = np.asarray(_field(cash_flows, "cash_flows", "amount_minor"), dtype=np.int64)
     if not len(flow_ts) == len(flow_amount) == len(kind):
         raise InputError("cash_flows: timestamp, kind and amount_minor differ in length", field="cash_flows")
+    if len(flow_amount) and flow_amount.min() <= 0:
+        raise InputError("cash_flows.amount_minor: must be > 0", field="cash_flows.amount_minor")
 
     trading = trading_block(
         application_ns=app_ns,
@@ -794,8 +803,8 @@ def online_features(
             ticker_code=instruments.codes(columns["ticker"]),
             is_buy=side == "buy",
             quantity=quantity,
-            price=columns["price"].astype(np.float64),
-            fees_minor=columns["fees_minor"].astype(np.int64),
+            price=price,
+            fees_minor=fees,
         ),
         flows=FlowArrays(
             segment=np.zeros(len(flow_ts), dtype=np.int64),

@@ -266,3 +266,26 @@ def test_online_refuses_ragged_arrays_and_missing_fields() -> None:
     empty = {name: [] for name in ragged}
     row = online_features(trades=empty, **kwargs)
     assert row[feature_names().index("trade_count")] == 0.0
+
+
+def test_online_checks_the_rules_the_batch_contracts_enforce() -> None:
+    tables = hand_made()
+    kwargs = {
+        "application": {
+            "application_date": "2021-01-04",
+            "requested_line_minor": 1,
+            "platform_assets_minor": 1,
+        },
+        "customer": tables["customers"].iloc[0].to_dict(),
+        "bureau": tables["bureau"].iloc[0].to_dict(),
+        "instruments": InstrumentIndex.from_frame(tables["instruments"]),
+    }
+    trade = {"timestamp": ["2020-01-02"], "ticker": ["AAA"], "side": ["buy"], "quantity": [1], "price": [1.0]}
+    no_flows = {"timestamp": [], "kind": [], "amount_minor": []}
+    for field, value, rule in (("price", 0.0, "> 0"), ("quantity", 0, "> 0"), ("fees_minor", -1, ">= 0")):
+        bad = {"fees_minor": [0], **trade, field: [value]}
+        with pytest.raises(InputError, match=rf"trades\.{field}: must be {rule}"):
+            online_features(trades=bad, cash_flows=no_flows, **kwargs)
+    flows = {"timestamp": ["2020-01-02"], "kind": ["deposit"], "amount_minor": [-5]}
+    with pytest.raises(InputError, match=r"cash_flows\.amount_minor: must be > 0"):
+        online_features(trades={**trade, "fees_minor": [0]}, cash_flows=flows, **kwargs)
