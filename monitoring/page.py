@@ -126,7 +126,13 @@ def _summary(report: CommitteeReport, evidently_href: str | None) -> str:
         f'<p>Full per-column drift detail: <a id="evidently-link" href="{_e(evidently_href)}">'
         "Evidently data-drift report</a>.</p>"
         if evidently_href
-        else '<p class="note">Evidently detail report not produced for this run.</p>'
+        else '<p class="note">Evidently detail report not produced for this run'
+        + (
+            f": {_e(report.drift_detail['error'])}"
+            if report.drift_detail and "error" in report.drift_detail
+            else ""
+        )
+        + ".</p>"
     )
     score_row = report.score.table.iloc[0]
     red = sum(a.light == "red" for a in report.alerts)

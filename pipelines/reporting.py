@@ -199,15 +199,19 @@ def run_report(
         if evidently:
             from monitoring.drift_detail import write_drift_report
 
-            report.drift_detail = write_drift_report(
-                pair.reference,
-                pair.current,
-                pair.features,
-                pair.feature_types,
-                tmp / DRIFT_FILE,
-                max_rows=evidently_max_rows,
-            )
-            href = DRIFT_FILE
+            try:
+                report.drift_detail = write_drift_report(
+                    pair.reference,
+                    pair.current,
+                    pair.features,
+                    pair.feature_types,
+                    tmp / DRIFT_FILE,
+                    max_rows=evidently_max_rows,
+                )
+                href = DRIFT_FILE
+            except Exception as exc:  # Evidently is the optional detail: the committee page must not fail
+                (tmp / DRIFT_FILE).unlink(missing_ok=True)
+                report.drift_detail = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         advance("Evidently drift report")
         page = render_index(
             report,

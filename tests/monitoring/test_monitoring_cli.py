@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from monitoring.contract import LogicalType
 from pipelines import reporting
 from pipelines.cli import main
 
@@ -252,3 +253,42 @@ def test_out_must_not_be_a_file_or_a_foreign_directory(
     assert code == 2 and "not a previous report" in err
     assert a_file.read_text() == "keep me"
     assert [p.name for p in foreign.iterdir()] == ["holiday.jpg"]
+
+
+def test_an_evidently_failure_degrades_to_a_note(
+    sets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> dict[str, object]:
+        raise ValueError("evidently could not cope")
+
+    monkeypatch.setattr("monitoring.drift_detail.write_drift_report", broken)
+    out = tmp_path / "degraded"
+    outcome = reporting.run_report(
+        pd.read_parquet(sets["reference"]), pd.read_parquet(sets["drifted"]), out, evidently=True
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "summary.json"]
+    assert outcome.summary["evidently"] == {"error": "ValueError: evidently could not cope"}
+    assert outcome.summary["files"]["evidently"] is None
+    assert outcome.summary["drifted_features"] == ["annual_income_minor"]  # our PSI is unaffected
+    assert "Evidently detail report not produced for this run: ValueError" in (out / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_evidently_detail_skips_empty_columns_and_keeps_the_rest(tmp_path: Path) -> None:
+    from monitoring.drift_detail import write_drift_report
+
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(
+        {
+            "shifted": rng.normal(size=800),
+            "empty_now": rng.normal(size=800),
+            "kind": rng.choice(["a", "b"], 800),
+        }
+    )
+    current = reference.assign(shifted=reference["shifted"] + 1.0, empty_now=np.nan)
+    types: dict[str, LogicalType] = {"shifted": "numeric", "empty_now": "numeric", "kind": "categorical"}
+    digest = write_drift_report(reference, current, list(types), types, tmp_path / "drift.html")
+    assert digest["skipped_empty_columns"] == ["empty_now"]
+    assert digest["columns"]["shifted"]["drifted"] is True
+    assert digest["columns"]["kind"]["drifted"] is False
+    assert (tmp_path / "drift.html").stat().st_size > 10_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ DAY_NS = 86_400 * 10**9
 JAN_2024_NS = int(pd.Timestamp("2024-01-01", tz="UTC").value)
 
 
-def _payload(features: list[float | None], pd_12m: float, grade: int, day: str) -> dict[str, object]:
+def _payload(features: Sequence[float | None], pd_12m: float, grade: int, day: str) -> dict[str, object]:
     """A journal payload shaped as the decision service writes it (fields monitoring reads)."""
     return {
         "request": {"application_id": 1, "application_date": day, "requested_line_minor": 100_000},
