@@ -543,29 +543,40 @@ def _segments_of(customer_ids: np.ndarray, apps_customer: np.ndarray) -> np.ndar
     return pd.Index(apps_customer).get_indexer(customer_ids).astype(np.int64)
 
 
-def _category_codes(field: str, values: np.ndarray, allowed: tuple[str, ...]) -> np.ndarray:
+def _factorize(column: pd.Series, keep: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and distinct values of a string column: free for a categorical column
+    (parquet dictionary encoding), one hashing pass for plain object strings."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()[keep].astype(np.int64)
+        return codes, np.asarray(column.cat.categories, dtype=object)
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object)[keep])
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _category_codes(
+    field: str, column: pd.Series, keep: slice | np.ndarray, allowed: tuple[str, ...]
+) -> np.ndarray:
     """Position of each value in ``allowed``; unknown values are refused (hashing, not compares)."""
-    codes, uniques = pd.factorize(values)
+    codes, uniques = _factorize(column, keep)
     known = {value: i for i, value in enumerate(allowed)}
-    bad = sorted(str(u) for u in uniques if u not in known)
+    used = uniques[np.unique(codes[codes >= 0])] if len(uniques) else uniques
+    bad = sorted(str(u) for u in used if u not in known)
     if bad or (codes < 0).any():
         raise InputError(f"{field}: unknown values {(bad or ['<null>'])[:5]}; allowed {list(allowed)}")
-    return (
-        np.array([known[u] for u in uniques], dtype=np.int64)[codes]
-        if len(uniques)
-        else codes.astype(np.int64)
-    )
+    lookup = np.array([known.get(u, -1) for u in uniques], dtype=np.int64)
+    return lookup[codes] if len(uniques) else codes
 
 
-def _ticker_codes(values: np.ndarray, instruments: InstrumentIndex) -> np.ndarray:
-    codes, uniques = pd.factorize(values)
+def _ticker_codes(column: pd.Series, keep: slice | np.ndarray, instruments: InstrumentIndex) -> np.ndarray:
+    codes, uniques = _factorize(column, keep)
     if (codes < 0).any():
         raise InputError("trades.ticker: null ticker", field="trades.ticker")
-    return (
-        instruments.codes(np.asarray(uniques, dtype=object))[codes]
-        if len(uniques)
-        else codes.astype(np.int64)
-    )
+    if not len(uniques):
+        return codes
+    used = np.unique(codes)
+    lookup = np.full(len(uniques), -1, dtype=np.int64)
+    lookup[used] = instruments.codes(uniques[used])  # unknown tickers that are used are refused
+    return lookup[codes]
 
 
 def trading_features(
@@ -608,15 +619,13 @@ def _trading_arrays(
     # Events of customers without an application are dropped (a no-op copy avoided when none).
     t_keep: slice | np.ndarray = slice(None) if (t_seg >= 0).all() else np.flatnonzero(t_seg >= 0)
     f_keep: slice | np.ndarray = slice(None) if (f_seg >= 0).all() else np.flatnonzero(f_seg >= 0)
-    side = _category_codes("trades.side", trades["side"].to_numpy(dtype=object)[t_keep], ("buy", "sell"))
-    kind = _category_codes(
-        "cash_flows.kind", flows["kind"].to_numpy(dtype=object)[f_keep], ("deposit", "withdrawal")
-    )
+    side = _category_codes("trades.side", trades["side"], t_keep, ("buy", "sell"))
+    kind = _category_codes("cash_flows.kind", flows["kind"], f_keep, ("deposit", "withdrawal"))
     trade_arrays = TradeArrays(
         segment=t_seg[t_keep],
         trade_id=trades["trade_id"].to_numpy(dtype=np.int64)[t_keep],
         timestamp_ns=_ns(trades["timestamp"].to_numpy()[t_keep]),
-        ticker_code=_ticker_codes(trades["ticker"].to_numpy(dtype=object)[t_keep], instruments),
+        ticker_code=_ticker_codes(trades["ticker"], t_keep, instruments),
         is_buy=side == 0,
         quantity=trades["quantity"].to_numpy(dtype=np.int64)[t_keep],
         price=trades["price"].to_numpy(dtype=np.float64)[t_keep],

@@ -72,6 +72,8 @@ def _gx() -> tuple[Any, Any]:
 def _dtype_ok(frame: pd.DataFrame, column: str, schema_type: str) -> bool:
     dtype = frame[column].dtype
     if schema_type == "string":
+        if isinstance(dtype, pd.CategoricalDtype):  # parquet dictionary-encoded strings
+            return dtype.categories.dtype.kind == "O" or isinstance(dtype.categories.dtype, pd.StringDtype)
         return dtype.kind == "O" or isinstance(dtype, pd.StringDtype)
     if schema_type == "datetime64[ns]":
         return str(dtype) == "datetime64[ns]"
@@ -348,9 +350,8 @@ def _cross_suites(
             ["customer_id", "ticker", "timestamp", "trade_id"], kind="stable"
         )
         signed = np.where(trades["side"].to_numpy() == "sell", -1, 1) * trades["quantity"].to_numpy()
-        held = (
-            pd.Series(signed, index=trades.index).groupby([trades["customer_id"], trades["ticker"]]).cumsum()
-        )
+        keys = [trades["customer_id"], trades["ticker"]]
+        held = pd.Series(signed, index=trades.index).groupby(keys, observed=True).cumsum()
         frame = pd.DataFrame(
             {"trade_id": trades["trade_id"].to_numpy(), "shares_held_after": held.to_numpy()}
         )

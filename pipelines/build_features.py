@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from creditdesk.errors import InputError
-from features.schemas import LABEL_TABLES, RAW_TABLES
+from features.schemas import LABEL_TABLES, RAW_TABLES, TABLES
 
 REQUIRED_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
 OUTPUTS = ("features.parquet", "labels.parquet")
@@ -43,7 +43,9 @@ def read_raw(raw_dir: Path) -> dict[str, pd.DataFrame]:
                 raise InputError(f"--raw {raw_dir}: {name}.parquet missing", field="raw")
             continue
         try:
-            tables[name] = pd.read_parquet(path)
+            # Strings as categoricals (parquet dictionaries): the builders then skip hashing them.
+            strings = [c for c, dtype in TABLES[name].items() if dtype == "string"]
+            tables[name] = pd.read_parquet(path, read_dictionary=strings)
         except Exception as exc:  # pyarrow raises several types for a file that is not parquet
             raise InputError(
                 f"{path}: not a readable parquet file ({type(exc).__name__})", field="raw"

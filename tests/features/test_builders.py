@@ -289,3 +289,19 @@ def test_online_checks_the_rules_the_batch_contracts_enforce() -> None:
     flows = {"timestamp": ["2020-01-02"], "kind": ["deposit"], "amount_minor": [-5]}
     with pytest.raises(InputError, match=r"cash_flows\.amount_minor: must be > 0"):
         online_features(trades={**trade, "fees_minor": [0]}, cash_flows=flows, **kwargs)
+
+
+def test_categorical_string_columns_give_identical_features() -> None:
+    tables = random_population(40, seed=9)
+    expected = build_features(tables)
+    as_categories = {name: frame.copy() for name, frame in tables.items()}
+    as_categories["trades"]["side"] = pd.Categorical(
+        tables["trades"]["side"], categories=["short", "sell", "buy"]
+    )
+    as_categories["trades"]["ticker"] = tables["trades"]["ticker"].astype("category")
+    as_categories["cash_flows"]["kind"] = tables["cash_flows"]["kind"].astype("category")
+    as_categories["customers"]["employment"] = tables["customers"]["employment"].astype("category")
+    pd.testing.assert_frame_equal(build_features(as_categories), expected)  # unused "short" is no error
+    as_categories["trades"].loc[0, "side"] = "short"
+    with pytest.raises(InputError, match=r"trades\.side: unknown values \['short'\]"):
+        build_features(as_categories)
