@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import typer
@@ -75,32 +74,11 @@ def register(app: typer.Typer) -> None:
 
         from pipelines import reporting
 
-        if (current is None) == (since is None):
-            raise InputError("give exactly one of --current FILE or --since DATE", field="current")
-        if evidently_rows < 100:
-            raise InputError("--evidently-rows must be at least 100", field="evidently-rows")
         feature_list = [f.strip() for f in features.split(",") if f.strip()] if features else None
         if features is not None and not feature_list:
             raise InputError("--features must name at least one column", field="features")
-        reporting.check_out_dir(out)
-
-        with tempfile.TemporaryDirectory(prefix="creditdesk-reference-") as download:
-            ref_path = reporting.resolve_reference(reference, Path(download))
-            ref_frame = reporting.load_set(ref_path, "reference", reference_scores)
-        inputs = {"reference": reference}
-        if current is not None:
-            cur_frame = reporting.load_set(current, "current", current_scores)
-            inputs["current"] = str(current)
-        else:
-            assert since is not None
-            if current_scores is not None:
-                raise InputError("--current-scores goes with --current, not --since", field="current-scores")
-            cur_frame = reporting.current_from_decision_log(since, ref_frame.columns)
-            inputs["current"] = f"decision log since {since}"
-        ledger = reporting.ledger_figures() if with_ledger else None
 
         console = Console(stderr=True)
-        n_features = len(feature_list) if feature_list else len(ref_frame.columns)
         with Progress(
             TextColumn("{task.description:<32}"),
             BarColumn(),
@@ -109,22 +87,28 @@ def register(app: typer.Typer) -> None:
             console=console,
             transient=True,
         ) as progress:
-            task = progress.add_task("report", total=reporting.total_steps(n_features))
+            task = progress.add_task("reading inputs", total=None)
 
             def step(text: str, units: int) -> None:
                 progress.update(task, advance=units, description=text[:32])
 
-            outcome = reporting.run_report(
-                ref_frame,
-                cur_frame,
+            def start(total: int) -> None:
+                progress.update(task, total=total, completed=0)
+
+            outcome = reporting.write_report(
+                reference,
                 out,
+                current=current,
+                since=since,
+                reference_scores=reference_scores,
+                current_scores=current_scores,
                 features=feature_list,
                 bins=bins,
                 evidently=evidently,
                 evidently_max_rows=evidently_rows,
-                ledger=ledger,
-                inputs=inputs,
+                with_ledger=with_ledger,
                 step=step,
+                start=start,
             )
         data = outcome.summary
         counts = data["counts"]

@@ -237,6 +237,67 @@ def total_steps(n_features: int) -> int:
     return n_features + 4
 
 
+def write_report(
+    reference: str | Path,
+    out_dir: Path,
+    *,
+    current: Path | None = None,
+    since: str | None = None,
+    reference_scores: Path | None = None,
+    current_scores: Path | None = None,
+    features: Sequence[str] | None = None,
+    bins: int = 10,
+    evidently: bool = True,
+    evidently_max_rows: int = 50_000,
+    with_ledger: bool = True,
+    step: Step | None = None,
+    start: Callable[[int], None] | None = None,
+) -> ReportOutcome:
+    """The whole job from paths: what ``creditdesk report`` (and the demo) run.
+
+    ``reference``: a parquet file, a ``creditdesk features`` folder (with
+    ``reference_scores``), ``runs:/RUN_ID`` or ``models:/NAME@ALIAS``. The current set is
+    ``current`` (same forms, except the registry ones) or the decision log ``since`` a
+    date; exactly one of the two. ``start(total)`` is told the number of progress units
+    once the inputs are read.
+    """
+    from monitoring.contract import feature_columns
+
+    if (current is None) == (since is None):
+        raise InputError("give exactly one of --current FILE or --since DATE", field="current")
+    if since is not None and current_scores is not None:
+        raise InputError("--current-scores goes with --current, not --since", field="current-scores")
+    if evidently_max_rows < 100:
+        raise InputError("--evidently-rows must be at least 100", field="evidently-rows")
+    check_out_dir(out_dir)
+    with tempfile.TemporaryDirectory(prefix="creditdesk-reference-") as download:
+        ref_path = resolve_reference(str(reference), Path(download))
+        ref_frame = load_set(ref_path, "reference", reference_scores)
+    inputs = {"reference": str(reference)}
+    if current is not None:
+        cur_frame = load_set(current, "current", current_scores)
+        inputs["current"] = str(current)
+    else:
+        assert since is not None
+        cur_frame = current_from_decision_log(since, ref_frame.columns)
+        inputs["current"] = f"decision log since {since}"
+    ledger = ledger_figures() if with_ledger else None
+    if start is not None:
+        start(total_steps(len(features) if features else len(feature_columns(ref_frame))))
+    return run_report(
+        ref_frame,
+        cur_frame,
+        out_dir,
+        features=features,
+        bins=bins,
+        evidently=evidently,
+        evidently_max_rows=evidently_max_rows,
+        ledger=ledger,
+        inputs=inputs,
+        step=step,
+    )
+
+
 def parse_since(since: str) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(since)
