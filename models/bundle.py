@@ -29,6 +29,10 @@ from models.master_scale import DEFAULT_GRADE, grade_of
 from models.pd_model import LightGBMPD
 from models.reasons import MAX_REASONS, Reason, reasons_for_rows
 
+SINGLE_THREAD_BELOW_ROWS = 1000
+"""Small batches predict on one thread: waking OpenMP workers costs more than a few rows'
+work, and on a busy machine a barrier wait turns microseconds into milliseconds."""
+
 PD_META = "pd_meta.json"
 PD_BOOSTER = "pd_booster.txt"
 LGD_META = "lgd_meta.json"
@@ -92,6 +96,10 @@ def save_ead_bundle(model: CCFByGrade, out_dir: Path) -> Path:
     return out_dir
 
 
+def _threads(X: NDArray[np.float64]) -> dict[str, Any]:
+    return {"num_threads": 1} if X.shape[0] < SINGLE_THREAD_BELOW_ROWS else {}
+
+
 def _find(root: Path, name: str) -> Path:
     """Bundles may sit below an MLflow model folder (``artifacts/...``): search for the file."""
     direct = root / name
@@ -126,7 +134,7 @@ class PDScorer:
         )
 
     def pd_from_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        return self.calibration.apply(self.booster.predict(X, raw_score=True))
+        return self.calibration.apply(self.booster.predict(X, raw_score=True, **_threads(X)))
 
 
 @dataclass
@@ -151,8 +159,11 @@ class LGDScorer:
         )
 
     def lgd_from_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        p_loss = self.loss.predict(X) if self.loss is not None else np.full(X.shape[0], self.p_loss_constant)
-        return np.clip(np.asarray(p_loss) * np.asarray(self.severity.predict(X)), 0.0, 1.0)
+        kw = _threads(X)
+        p_loss = (
+            self.loss.predict(X, **kw) if self.loss is not None else np.full(X.shape[0], self.p_loss_constant)
+        )
+        return np.clip(np.asarray(p_loss) * np.asarray(self.severity.predict(X, **kw)), 0.0, 1.0)
 
 
 @dataclass
@@ -231,7 +242,7 @@ class ChampionSet:
         ccf = self.ead.ccf(grades)
         reasons: list[list[Reason]] = []
         if with_reasons:
-            contrib = np.asarray(self.pd.booster.predict(matrix, pred_contrib=True))
+            contrib = np.asarray(self.pd.booster.predict(matrix, pred_contrib=True, **_threads(matrix)))
             reasons = reasons_for_rows(
                 contrib, self.pd.encoder.feature_names, self.pd.descriptions, k=max_reasons
             )
