@@ -144,15 +144,24 @@ def register(app: typer.Typer) -> None:
         folds: int | None = typer.Option(
             None, help="K for stratified K-fold (default 10 for german, else 5)"
         ),
+        pd_validation: str = typer.Option(
+            "holdout",
+            help="PD early stopping/calibration: holdout (fast) or cv (inner 4-fold, uses every row)",
+        ),
         as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
     ) -> None:
         """Cross-validated PD model vs WoE scorecard (or out of time where the spec has a test period)."""
         from pipelines.training import benchmark
 
+        if pd_validation not in ("holdout", "cv"):
+            raise InputError(
+                f"--pd-validation must be holdout or cv, got {pd_validation!r}", field="pd_validation"
+            )
         data = _source(None, dataset, csv, spec)
         k = folds if folds is not None else DEFAULT_FOLDS.get(dataset or "", 5)
         with _progress(f"benchmark on {data.name}") as step:
-            result = benchmark(data, folds=k, progress=step)
+            result = benchmark(data, folds=k, progress=step, validation=pd_validation)
+        result["pd_validation"] = pd_validation
         if as_json:
             _print_json(result)
             return
