@@ -24,7 +24,7 @@ from serving.metrics import Metrics
 from serving.middleware import EdgeMiddleware
 from serving.pii import PiiVault
 from serving.ratelimit import RateLimiter
-from serving.routers import admin, decisions, health
+from serving.routers import admin, books, decisions, health
 from serving.runtime import Loaded, Loader, Runtime, registry_loader
 from serving.services import Services
 
@@ -57,7 +57,10 @@ def build_services(settings: ServingSettings, loader: Loader | None = None) -> S
         keys=KeyStore(engine, settings.api_key_cache_seconds),
         pii=PiiVault(engine, keyring),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        runtime=Runtime(loader or registry_loader(settings.tracking_uri), on_load=publish),
+        runtime=Runtime(
+            loader or registry_loader(settings.tracking_uri, settings.resolved_instruments_path),
+            on_load=publish,
+        ),
         metrics=metrics,
     )
 
@@ -87,6 +90,7 @@ def create_app(settings: ServingSettings | None = None, *, loader: Loader | None
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(decisions.router)
+    app.include_router(books.router)
     app.include_router(admin.router)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=svc.metrics)
     return app

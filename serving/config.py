@@ -41,9 +41,20 @@ class ServingSettings(Settings):
         default=None, description="key id used to encrypt new PII; default: the first listed key"
     )
     log_level: str = Field(default="INFO", description="level of the JSON logs on stderr")
+    instruments_path: Path | None = Field(
+        default=None,
+        description=(
+            "instrument master (instruments.parquet) of the population the champion was trained on, "
+            "used by the online trading features; default: var/demo/raw/instruments.parquet"
+        ),
+    )
     load_models_on_startup: bool = Field(
         default=True, description="load the champion models and policy when the app starts"
     )
+
+    @property
+    def resolved_instruments_path(self) -> Path:
+        return self.instruments_path or self.var_dir / "demo" / "raw" / "instruments.parquet"
 
     @property
     def pii_key_file(self) -> Path:

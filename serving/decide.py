@@ -31,9 +31,10 @@ from creditdesk.errors import InputError
 from features.builders import online_features
 from features.catalogue import CATALOGUE_VERSION, feature_names
 from pricing.decision import DecisionInputs, decide
+from serving.activity import Activity, from_ledger, from_request
 from serving.db import applicant_pii
 from serving.runtime import Loaded
-from serving.schemas import Decision, DecisionRequest
+from serving.schemas import MAX_TRADES, Decision, DecisionRequest
 from serving.services import Services
 
 _ACCOUNT_AGE = feature_names().index("account_age_days")
@@ -55,11 +56,10 @@ def request_digest(request: DecisionRequest) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def feature_row(request: DecisionRequest, loaded: Loaded) -> np.ndarray:
+def feature_row(request: DecisionRequest, loaded: Loaded, activity: Activity | None = None) -> np.ndarray:
     """The catalogue-ordered feature row of one application (the batch job's own code)."""
     kyc = request.kyc.model_dump()
-    trades = request.trades or []
-    flows = request.cash_flows or []
+    used = activity or from_request(request.trades, request.cash_flows)
     return online_features(
         application={
             "application_date": np.datetime64(request.application_date, "ns"),
@@ -68,28 +68,23 @@ def feature_row(request: DecisionRequest, loaded: Loaded) -> np.ndarray:
         },
         customer={**kyc, "account_opened_date": np.datetime64(request.kyc.account_opened_date, "ns")},
         bureau=request.bureau.model_dump(),
-        trades={
-            "trade_id": [t.trade_id for t in trades],
-            "timestamp": np.array([t.timestamp for t in trades], dtype="datetime64[ns]"),
-            "ticker": [t.ticker for t in trades],
-            "side": [t.side for t in trades],
-            "quantity": np.array([t.quantity for t in trades], dtype=np.int64),
-            "price": np.array([t.price for t in trades], dtype=np.float64),
-            "fees_minor": np.array([t.fees_minor for t in trades], dtype=np.int64),
-        },
-        cash_flows={
-            "timestamp": np.array([c.timestamp for c in flows], dtype="datetime64[ns]"),
-            "kind": [c.kind for c in flows],
-            "amount_minor": np.array([c.amount_minor for c in flows], dtype=np.int64),
-        },
+        trades=used.trades,
+        cash_flows=used.cash_flows,
         instruments=loaded.instruments,
     )
 
 
-def compute(request: DecisionRequest, loaded: Loaded, features: np.ndarray | None = None) -> dict[str, Any]:
-    """The decision's numbers (pure: no I/O). ``features`` given = replay of stored features."""
-    row = feature_row(request, loaded) if features is None else features
-    scored = loaded.champions.score(row.reshape(1, -1))
+def compute(
+    request: DecisionRequest,
+    loaded: Loaded,
+    features: np.ndarray | None = None,
+    activity: Activity | None = None,
+) -> dict[str, Any]:
+    """The decision's numbers (pure: no I/O). ``features`` given = replay of stored features;
+    ``activity`` = the trades and cash flows to use (default: the request's own lists)."""
+    row = feature_row(request, loaded, activity) if features is None else features
+    model_row = row if loaded.columns is None else row[loaded.columns]
+    scored = loaded.champions.score(model_row.reshape(1, -1))
     inputs = DecisionInputs(
         pd_12m=np.asarray(scored.pd_12m, dtype=np.float64),
         lgd=np.asarray(scored.lgd, dtype=np.float64),
@@ -151,6 +146,7 @@ class DecisionService:
 
         engine = make_engine(svc.settings.database_url)
         migrate(engine)
+        self.engine = engine
         self.journal = DecisionJournal(engine)
         self.svc = svc
 
@@ -162,18 +158,22 @@ class DecisionService:
         if existing is not None:
             return self._existing(existing, request, digest)
         start = time.perf_counter()
-        numbers = compute(request, loaded)
+        activity = self.activity(request)
+        numbers = compute(request, loaded, activity=activity)
         self.svc.metrics.decision_latency.observe(time.perf_counter() - start)
         decision_id = uuid.uuid4().hex
         payload = {
             "request": request.model_dump(mode="json", exclude={"applicant"}),
             "request_sha256": digest,
+            "trades_source": activity.source,
             "features": numbers["features"],
             "catalogue_version": CATALOGUE_VERSION,
             "record": numbers["record"],
             "versions": loaded.versions,
             "decided_at": dt.datetime.now(dt.UTC).isoformat(),
         }
+        if activity.source == "ledger":  # the request's lists were not used: keep what was
+            payload["ledger_activity"] = activity.to_json()
         pii_row = self.svc.pii.seal_row(request.application_id, request.applicant.model_dump())
         inserted = self._insert_pii(pii_row)
         try:
@@ -190,6 +190,11 @@ class DecisionService:
         decision = _decision(decision_id, request, payload)
         self.svc.metrics.decisions.labels(decision.outcome, str(decision.grade)).inc()
         return Outcome(decision, replayed=False)
+
+    def activity(self, request: DecisionRequest) -> Activity:
+        """The ledger's trades of this customer when it holds any, else the request's lists."""
+        held = from_ledger(self.svc.engine, request.customer_id, request.application_date, MAX_TRADES)
+        return held if held is not None else from_request(request.trades, request.cash_flows)
 
     def _insert_pii(self, row: dict[str, object]) -> bool:
         try:
@@ -227,7 +232,8 @@ class DecisionService:
                 field="replay",
             )
         request = stored_request(stored, None)
-        again = compute(request, loaded)  # features recomputed from the stored inputs, too
+        activity = Activity.from_json(stored["ledger_activity"]) if "ledger_activity" in stored else None
+        again = compute(request, loaded, activity=activity)  # features recomputed from stored inputs
         replayed = dict(again["record"])
         replayed["features_match"] = again["features"] == stored["features"]
         return stored, replayed

@@ -1,6 +1,6 @@
 """The decision path end to end in process, with a real (small) LightGBM booster as champion.
 
-The models room's registry adapter is not wired in here: the champion set below is a real
+The registry is not used here: the champion set (``BoosterChampions`` in conftest) is a real
 ``lightgbm.Booster`` trained on catalogue-shaped rows plus the master scale, exposing the
 scoring contract ``serving.decide`` documents. Everything else is the production code:
 online features, pricing.decide, the journal, the PII vault.
@@ -10,86 +10,16 @@ from __future__ import annotations
 
 import json
 import threading
-from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from features.builders import InstrumentIndex
 from features.catalogue import feature_names
 from ledger.journal import DecisionJournal
 from ledger.storage import make_engine
-from models.master_scale import grade_of
-from pricing.policy import load_policy
-from serving.runtime import Loaded
 
 NAMES = feature_names()
 pytestmark = pytest.mark.slow
-
-
-class BoosterChampions:
-    """A native booster scoring numpy rows: PD, grade, fixed LGD/CCF, top adverse reasons."""
-
-    def __init__(self, seed: int = 3) -> None:
-        import lightgbm as lgb
-
-        rng = np.random.default_rng(seed)
-        X = rng.normal(size=(600, len(NAMES)))
-        score_col = NAMES.index("bureau_score")
-        X[:, score_col] = rng.uniform(300, 850, 600)
-        y = (rng.uniform(size=600) < 1 / (1 + np.exp((X[:, score_col] - 560) / 60))).astype(int)
-        params = {"objective": "binary", "verbose": -1, "num_leaves": 4, "seed": seed, "deterministic": True}
-        self.booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=15)
-        self.versions = {"pd": "7", "lgd": "fixed-0.4", "ead": "ccf-1"}
-
-    def score(self, X: np.ndarray) -> SimpleNamespace:
-        # num_threads=1: one row under OpenMP costs ~6.7 ms on this shared box, ~0.19 ms single-threaded
-        pd_12m = np.clip(self.booster.predict(X, num_threads=1), 1e-4, 0.9999)
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))[:, :-1]
-        reasons = []
-        for row in contrib:
-            top = [int(j) for j in np.argsort(-row)[:2] if row[j] > 0]
-            reasons.append(
-                [
-                    {
-                        "code": f"M_{NAMES[j].upper()}",
-                        "feature": NAMES[j],
-                        "text": NAMES[j],
-                        "contribution": float(row[j]),
-                    }
-                    for j in top
-                ]
-            )
-        n = X.shape[0]
-        return SimpleNamespace(
-            pd_12m=pd_12m, grade=grade_of(pd_12m), lgd=np.full(n, 0.4), ccf=np.ones(n), reasons=reasons
-        )
-
-
-@pytest.fixture(scope="module")
-def champions() -> BoosterChampions:
-    return BoosterChampions()
-
-
-@pytest.fixture
-def live(make_harness: Any, champions: BoosterChampions) -> Any:
-    instruments = InstrumentIndex.from_frame(
-        pd.DataFrame(
-            {
-                "ticker": ["AAPL", "MSFT", "XYZ"],
-                "volatile": [False, False, True],
-                "adv_shares": [5e7, 3e7, 1e4],
-            }
-        )
-    )
-    policy = load_policy()
-    versions = {**champions.versions, "policy": policy.version, "policy_hash": policy.policy_hash}
-    h = make_harness(CREDITDESK_LOAD_MODELS_ON_STARTUP="false")
-    h.app.state.services.runtime._loader = lambda: Loaded(champions, policy, versions, instruments)
-    h.app.state.services.runtime.load()
-    return h
 
 
 def test_ready_after_load(live: Any) -> None:
