@@ -26,7 +26,9 @@ import pandas as pd
 from creditdesk.errors import InputError
 
 SCORE_COLUMNS: tuple[str, ...] = ("pd_12m", "score")
-"""The model output to monitor, in order of preference."""
+"""The model output to monitor, in order of preference. A ``score`` must rise with risk,
+as a PD does (negate scorecard points that rise with creditworthiness); calibration
+needs ``pd_12m`` and is left out for a bare score."""
 
 LABEL_COLUMN = "default_12m"
 DATE_COLUMN = "application_date"

@@ -47,7 +47,7 @@ h2{font-size:18px;margin:6px 0 10px} h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
 th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}
 th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
-.chart{max-width:100%;height:auto;display:block;margin:8px 0}
+.wide{overflow-x:auto} .chart{max-width:100%;height:auto;display:block;margin:8px 0}
 .note{color:#616161;font-size:12.5px} ul.alerts{padding-left:0;list-style:none} ul.alerts li{margin:3px 0}
 details{margin:2px 0} summary{cursor:pointer}
 """
@@ -68,7 +68,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
         number = float(value)
         if not math.isfinite(number):
             return "–"
-        return f"{number:,.{digits}g}" if abs(number) < 1e6 else f"{number:,.0f}"
+        # amounts and counts read best whole with separators; small ratios with 4 significant digits
+        return f"{number:,.{digits}g}" if abs(number) < 1000 else f"{number:,.0f}"
     return _e(value)
 
 
@@ -92,7 +93,9 @@ def table_html(frame: pd.DataFrame | None, columns: Sequence[str] | None = None,
             else:
                 cells.append(f"<td>{_fmt(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    )
 
 
 def _summary(report: CommitteeReport, evidently_href: str | None) -> str:

@@ -43,3 +43,13 @@ def test_page_escapes_names_caps_csi_tables_and_orders_sections() -> None:
     assert positions == sorted(positions)
     assert "No matured outcomes" in page  # no default_12m: the section says why it is empty
     assert "Evidently detail report not produced" in page
+
+
+def test_numbers_are_formatted_for_reading() -> None:
+    from monitoring.page import _fmt
+
+    assert _fmt(19_740.4) == "19,740"  # money in minor units: whole, with separators
+    assert _fmt(0.0153312) == "0.01533"
+    assert _fmt(np.int64(2471)) == "2,471"
+    assert _fmt(float("nan")) == "–" and _fmt(None) == "–"
+    assert _fmt(True) == "yes"

@@ -152,3 +152,17 @@ def test_miscalibrated_current_set_raises_a_red_grade_alert(population) -> None:
     assert ("performance", "red") in subjects
     assert report.calibration["light"].eq("red").any()
     assert report.cohorts["calibration_light"].eq("red").any()
+
+
+def test_a_bare_risk_score_gets_ranking_but_no_calibration(population) -> None:
+    def scored(seed: int) -> pd.DataFrame:
+        frame = population(3000, seed=seed)
+        return frame.assign(score=np.log(frame["pd_12m"]) * 50 + 600).drop(columns=["pd_12m", "grade"])
+
+    report = build_report(check_pair(scored(31), scored(32)))
+    assert report.score_column == "score"
+    assert report.current_performance is not None and report.current_performance["auc"] > 0.6
+    assert report.calibration.empty
+    assert report.cohorts["mean_pd"].isna().all()
+    assert report.cohorts["calibration_light"].eq("grey").all()
+    json.dumps(summary(report), allow_nan=False)
