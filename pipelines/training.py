@@ -152,11 +152,10 @@ def from_features_dir(path: Path) -> TrainingData:
     def col(name: str) -> np.ndarray | None:
         return merged[name].to_numpy(dtype=np.float64) if name in merged.columns else None
 
-    ead, drawn, limit = (
-        col("exposure_at_default_minor"),
-        col("drawn_at_open_minor"),
-        col("credit_limit_minor"),
-    )
+    ead = col("exposure_at_default_minor")
+    if ead is None:
+        ead = col("ead_minor")  # the features job's labels name it so
+    drawn, limit = col("drawn_at_open_minor"), col("credit_limit_minor")
     lgd = col("lgd")
     if lgd is None and ead is not None and col("loss_minor") is not None:
         loss = col("loss_minor")
@@ -164,7 +163,11 @@ def from_features_dir(path: Path) -> TrainingData:
         with np.errstate(divide="ignore", invalid="ignore"):
             lgd = np.where(defaulted & (ead > 0), np.clip(loss / ead, 0, 1), np.nan)
     ccf = col("ccf")
-    if ccf is None and ead is not None and drawn is not None and limit is not None:
+    if ccf is not None:
+        # The labels keep the raw ratio, which exceeds 1 when accrued interest pushes EAD past
+        # a nearly fully drawn line; the CCF model works on [0, 1] (interest is priced apart).
+        ccf = np.where(np.isfinite(ccf), np.clip(ccf, 0.0, 1.0), np.nan)
+    elif ead is not None and drawn is not None and limit is not None:
         ccf = np.where(defaulted, realised_ccf(drawn, limit, ead), np.nan)
     time_col = merged["application_date"] if "application_date" in merged.columns else None
     return TrainingData(
