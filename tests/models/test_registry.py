@@ -78,3 +78,13 @@ def test_train_promote_load_round_trip(var_dir: Path) -> None:
     assert forced["promoted"] and forced["forced"]
     mv = reg.get_model_version_by_alias(PD_NAME, "champion")
     assert str(mv.version) == "2" and mv.tags["promotion_reason"] == "unit test override"
+
+
+def test_failed_validation_registers_and_writes_nothing(var_dir: Path) -> None:
+    data = _data(13)
+    data.y = np.zeros_like(data.y)
+    data.y[:6] = 1  # six bads: the test split cannot hold enough to validate
+    with pytest.raises(InputError, match="too few"):
+        train(data, progress=lambda _: None)
+    assert not (var_dir / "models").exists() or not any((var_dir / "models").iterdir())
+    assert not (var_dir / "mlflow.db").exists()
