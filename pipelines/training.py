@@ -51,6 +51,7 @@ class TrainingData:
     limit: np.ndarray | None = None
     ead: np.ndarray | None = None
     pd_params: dict[str, Any] = field(default_factory=dict)  # overrides of LightGBMPD's defaults
+    challenger: bool = True  # fit the WoE scorecard beside the PD model (off only to save time in tests)
 
     @property
     def has_loss_data(self) -> bool:
@@ -281,13 +282,14 @@ def train(
         model = dask_model
     pd_tr, pd_te = model.predict_pd(X_tr), model.predict_pd(X_te)
 
-    progress("fitting the WoE scorecard challenger")
-    try:
-        scorecard = WoEScorecard(categorical=data.categorical, monotone=data.monotone).fit(X_tr, y_tr)
-        sc_te: np.ndarray | None = scorecard.predict_pd(X_te)
-    except (ValueError, RuntimeError) as exc:  # optbinning can fail on degenerate columns
-        progress(f"scorecard challenger failed: {exc}")
-        sc_te = None
+    sc_te: np.ndarray | None = None
+    if data.challenger:
+        progress("fitting the WoE scorecard challenger")
+        try:
+            scorecard = WoEScorecard(categorical=data.categorical, monotone=data.monotone).fit(X_tr, y_tr)
+            sc_te = scorecard.predict_pd(X_te)
+        except (ValueError, RuntimeError) as exc:  # optbinning can fail on degenerate columns
+            progress(f"scorecard challenger failed: {exc}")
 
     progress("validating")
     mono = monotonicity_check(model.predict_pd, X_te, data.monotone)

@@ -28,6 +28,7 @@ def _data(seed: int, weak: bool = False) -> TrainingData:
         name=f"unit{seed}", X=X, y=y, monotone=MONOTONE, descriptions=DESCRIPTIONS, catalogue_version="test",
         lgd=lgd, ccf=ccf, drawn=drawn, limit=limit, ead=ead,
         pd_params={"n_estimators": 1, "num_leaves": 2, "early_stopping_rounds": 1} if weak else {},
+        challenger=False,  # the scorecard has its own tests; this one is about the registry
     )  # fmt: skip
 
 
