@@ -57,9 +57,23 @@ def matured(frame: pd.DataFrame, label: str = "default_12m") -> pd.DataFrame:
     return known.assign(**{label: known[label].astype(bool).astype(np.int64)})
 
 
-def cohort_of(dates: pd.Series) -> pd.Series:
-    """Calendar month of the application (``YYYY-MM``)."""
-    return pd.to_datetime(dates).dt.to_period("M").astype(str)
+MIN_COHORT_ROWS = 100
+"""Median matured rows a cohort period must reach before it is used: monthly cohorts of a
+dozen applications only produce noise (and, over twenty years, hundreds of lights)."""
+COHORT_PERIODS = ("M", "Q", "Y")
+
+
+def cohort_of(dates: pd.Series, period: str = "M") -> pd.Series:
+    """Calendar period of the application: ``2024-01`` (M), ``2024Q1`` (Q) or ``2024`` (Y)."""
+    return pd.to_datetime(dates).dt.to_period(period).astype(str)
+
+
+def cohort_period(dates: pd.Series, min_rows: int = MIN_COHORT_ROWS) -> str:
+    """Months when the typical month has ``min_rows`` matured applications, else quarters, else years."""
+    for period in COHORT_PERIODS[:-1]:
+        if len(dates) and cohort_of(dates, period).value_counts().median() >= min_rows:
+            return period
+    return COHORT_PERIODS[-1]
 
 
 def _ranking(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
@@ -121,8 +135,10 @@ def cohort_performance(
     reference_auc: float | None = None,
     label: str = "default_12m",
     date: str = "application_date",
+    period: str | None = None,
 ) -> pd.DataFrame:
-    """One row per monthly cohort of matured rows.
+    """One row per application cohort of matured rows: monthly, or quarterly / yearly when
+    months are too thin (``cohort_period``), or as given by ``period``.
 
     Columns: cohort, n, defaults, default_rate, mean_pd (NaN unless the score is a PD),
     auc, gini, ks, jeffreys_p (cohort calibration-in-the-large), auc_light, calibration_light.
@@ -145,7 +161,10 @@ def cohort_performance(
                 "calibration_light",
             ]
         )
-    cohorts = cohort_of(known[date]) if date in known.columns else pd.Series("all", index=known.index)
+    if date in known.columns:
+        cohorts = cohort_of(known[date], period or cohort_period(known[date]))
+    else:
+        cohorts = pd.Series("all", index=known.index)
     is_pd = score == "pd_12m"
     rows = []
     for name, part in known.groupby(cohorts, sort=True):

@@ -15,6 +15,7 @@ from monitoring.performance import (
     auc_standard_error,
     calibration_by_grade,
     cohort_performance,
+    cohort_period,
     lgd_backtest,
     ranking_light,
 )
@@ -43,7 +44,7 @@ def _tiny() -> pd.DataFrame:
 
 
 def test_cohort_ranking_by_hand() -> None:
-    table = cohort_performance(_tiny(), "pd_12m")
+    table = cohort_performance(_tiny(), "pd_12m", period="M")
     assert table["cohort"].tolist() == ["2024-01", "2024-02"]
     jan = table.iloc[0]
     # bads 0.35, 0.80 against goods 0.10, 0.40: 3 of 4 pairs ranked right
@@ -60,6 +61,22 @@ def test_cohort_ranking_by_hand() -> None:
     assert (feb["n"], feb["defaults"]) == (2, 0)
     assert math.isnan(feb["auc"])
     assert feb["auc_light"] == "grey"
+
+
+def test_cohorts_coarsen_when_months_are_thin() -> None:
+    def dates(per_month: int, months: int) -> pd.Series:
+        return pd.Series(pd.date_range("2020-01-01", periods=months, freq="MS").repeat(per_month))
+
+    assert cohort_period(dates(150, 3)) == "M"
+    assert cohort_period(dates(40, 12)) == "Q"  # 40 a month, 120 a quarter
+    assert cohort_period(dates(20, 24)) == "Y"  # 60 a quarter is still too thin
+    frame = pd.DataFrame(
+        {"application_date": dates(20, 24), "pd_12m": 0.05, "default_12m": np.arange(480) % 20 == 0}
+    )
+    table = cohort_performance(frame, "pd_12m")
+    assert table["cohort"].tolist() == ["2020", "2021"]
+    assert table["n"].tolist() == [240, 240]
+    assert table["defaults"].tolist() == [12, 12]
 
 
 def test_hanley_mcneil_standard_error_by_hand() -> None:
