@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,12 @@ def test_dask_fit_matches_in_process_auc() -> None:
     X = X.drop(columns=["region"])
     X_new, y_new = credit_frame(6000, seed=22)
     X_new = X_new.drop(columns=["region"])
-    params = {"monotone": MONOTONE, "learning_rate": 0.1, "n_estimators": 200, "early_stopping_rounds": 30}
+    params: dict[str, Any] = {
+        "monotone": MONOTONE,
+        "learning_rate": 0.1,
+        "n_estimators": 200,
+        "early_stopping_rounds": 30,
+    }
     local = LightGBMPD(**params).fit(X, y)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True) as cluster,
