@@ -17,9 +17,13 @@ TELEMETRY_OFF: dict[str, str] = {
 }
 
 
+# Not telemetry, but noise in a CLI that has its own progress bars.
+QUIET: dict[str, str] = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
 def disable_telemetry() -> None:
-    """Set the telemetry-off switches unless the caller set them explicitly."""
-    for name, value in TELEMETRY_OFF.items():
+    """Set the telemetry-off (and progress-noise) switches unless the caller set them explicitly."""
+    for name, value in {**TELEMETRY_OFF, **QUIET}.items():
         os.environ.setdefault(name, value)
 
 
