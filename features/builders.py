@@ -98,6 +98,8 @@ def _offsets_from_ids(segment_ids: np.ndarray, n_segments: int) -> np.ndarray:
 def _segmented_cumsum_int(values: np.ndarray, starts: np.ndarray, group: np.ndarray) -> np.ndarray:
     """Running sum restarting at each group start; exact because integer (wrap-around cancels)."""
     total = np.cumsum(values, dtype=np.int64)
+    if len(starts) == 1 and values.size and starts[0] == 0:  # one group: nothing to subtract
+        return total
     before = total[starts] - values[starts]
     return total - before[group]
 
@@ -106,6 +108,8 @@ def _segmented_cummax_int(values: np.ndarray, offsets: np.ndarray) -> np.ndarray
     """Running maximum restarting at each segment, exact: keys shifted so segments never overlap."""
     if values.size == 0:
         return values.copy()
+    if len(offsets) == 2:  # one segment (the online path): max is exact, so no shift is needed
+        return np.maximum.accumulate(values)
     lows = _segment_reduce(np.minimum, values, offsets, 0)
     highs = _segment_reduce(np.maximum, values, offsets, 0)
     spans = highs - lows + 1
@@ -176,6 +180,10 @@ def _f(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+_EMPLOYMENT_INDEX = {code: i for i, code in enumerate(EMPLOYMENT_CODES)}
+_EMPLOYMENT_ONE_HOT = np.eye(len(EMPLOYMENT_CODES), dtype=np.float64)
+
+
 def kyc_block(
     *,
     age: Any,
@@ -203,14 +211,18 @@ def kyc_block(
         "investing_experience_years": _f(investing_experience_years),
         "risk_questionnaire_score": _f(risk_questionnaire_score),
     }
-    known = np.zeros(len(jobs), dtype=bool)
-    for code in EMPLOYMENT_CODES:
-        hit = jobs == code
-        known |= hit
-        out[f"employment_{code}"] = hit.astype(np.float64)
-    if not known.all():
-        bad = sorted({str(v) for v in jobs[~known]})[:5]
+    if len(jobs) == 1:  # the online path: a dict lookup instead of a hashing pass
+        codes = np.array([_EMPLOYMENT_INDEX.get(jobs[0], -1)], dtype=np.int64)
+    else:
+        found, uniques = pd.factorize(jobs)
+        codes = np.array([_EMPLOYMENT_INDEX.get(u, -1) for u in uniques], dtype=np.int64)[found]
+        codes[found < 0] = -1
+    if (codes < 0).any():
+        bad = sorted({str(v) for v in jobs[codes < 0]})[:5]
         raise InputError(f"customers.employment: unknown values {bad}; allowed {list(EMPLOYMENT_CODES)}")
+    one_hot = _EMPLOYMENT_ONE_HOT[codes]
+    for j, code in enumerate(EMPLOYMENT_CODES):
+        out[f"employment_{code}"] = one_hot[:, j]
     pep = np.asarray(is_pep, dtype=bool)
     out["identity_verified"] = _f(np.asarray(identity_verified, dtype=bool))
     out["pep_unreviewed"] = _f(pep & ~np.asarray(pep_reviewed, dtype=bool))
@@ -427,7 +439,9 @@ def _trading_core(
     # Cash flows (integer sums: order inside a segment does not matter).
     f_known = flows.timestamp_ns < app_ns[flows.segment]
     f_order = np.flatnonzero(f_known)
-    f_order = f_order[np.argsort(flows.segment[f_order], kind="stable")]
+    f_order_seg = flows.segment[f_order]
+    if len(f_order) > 1 and not (f_order_seg[1:] >= f_order_seg[:-1]).all():
+        f_order = f_order[np.argsort(f_order_seg, kind="stable")]
     f_seg = flows.segment[f_order]
     f_offsets = _offsets_from_ids(f_seg, n)
     f_amount = flows.amount_minor[f_order]
@@ -477,6 +491,8 @@ def _sizes(offsets: np.ndarray) -> np.ndarray:
 
 def _dense_group(offsets: np.ndarray) -> np.ndarray:
     """For each row, the rank of its (non-empty) segment among the non-empty segments."""
+    if len(offsets) == 2:
+        return np.zeros(int(offsets[1] - offsets[0]), dtype=np.int64)
     sizes = _sizes(offsets)
     return np.repeat(np.arange(int((sizes > 0).sum())), sizes[sizes > 0])
 
