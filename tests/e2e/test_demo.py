@@ -49,4 +49,4 @@ def test_demo_trains_promotes_decides_and_reports(tmp_path: Path) -> None:
 
     client = MlflowClient(tracking_uri=f"sqlite:///{var / 'mlflow.db'}")
     for name in ("creditdesk-pd", "creditdesk-lgd", "creditdesk-ead"):
-        assert client.get_model_version_by_alias(name, "champion").version == "1"
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
