@@ -171,7 +171,9 @@ def check_pair(
     ref_cols = [str(c) for c in reference.columns]
     cur_cols = [str(c) for c in current.columns]
     missing = [c for c in ref_cols if c not in set(cur_cols) and c not in OUTCOME_COLUMNS]
-    extra = [c for c in cur_cols if c not in set(ref_cols)]
+    # Decision and pricing outputs exist only for the current set (the reference is the
+    # training set, never decided); any other extra column is a contract break.
+    extra = [c for c in cur_cols if c not in set(ref_cols) and c not in NON_FEATURE_COLUMNS]
     if missing or extra:
         parts = []
         if missing:

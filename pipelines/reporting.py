@@ -61,6 +61,17 @@ def read_frame(path: Path, which: str) -> pd.DataFrame:
 
 
 SCORE_COLUMNS_FROM_SCORING = ("pd_12m", "grade", "lgd")
+DECISION_COLUMNS = ("outcome",)
+PRICING_COLUMNS = (
+    "credit_limit_minor",
+    "ead_minor",
+    "expected_loss_minor",
+    "economic_capital_minor",
+    "expected_interest_minor",
+    "expected_net_income_minor",
+    "annual_rate",
+    "raroc",
+)
 """What ``creditdesk score`` output contributes to a monitoring set (joined on application_id)."""
 LABEL_COLUMNS_FROM_FEATURES = {"default_12m": "default_12m", "lgd": "realised_lgd"}
 """labels.parquet of ``creditdesk features``: its ``lgd`` is the realised LGD of a default."""
@@ -85,7 +96,11 @@ def load_set(path: Path, which: str, scores: Path | None = None) -> pd.DataFrame
         frame = read_frame(path, which)
     if scores is not None:
         scored = read_frame(scores, f"{which} scores")
-        frame = _join(frame, scored, {c: c for c in SCORE_COLUMNS_FROM_SCORING}, f"{which} scores", True)
+        # A decisions file (``pipelines.decide_batch``) also carries the decision and its
+        # pricing, which the portfolio section reports; a plain score file does not.
+        extra = [c for c in (*DECISION_COLUMNS, *PRICING_COLUMNS) if c in scored.columns and c not in frame]
+        wanted = {c: c for c in (*SCORE_COLUMNS_FROM_SCORING, *extra)}
+        frame = _join(frame, scored, wanted, f"{which} scores", True)
     return frame
 
 
