@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
                 "--current",
                 str(cur_feats),
                 "--current-scores",
-                str(cur_scores),
+                str(decisions),  # scores plus the decision and its pricing: the portfolio section
                 "--out",
                 str(report),
             ],
