@@ -39,6 +39,9 @@ LGD_META = "lgd_meta.json"
 LGD_LOSS_BOOSTER = "lgd_loss_booster.txt"
 LGD_SEVERITY_BOOSTER = "lgd_severity_booster.txt"
 EAD_META = "ead_meta.json"
+INSTRUMENTS_FILE = "instruments.parquet"
+"""The traded universe of the training population, shipped with the PD model because the
+trading features (share of volatile / illiquid names) are computed against it."""
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -119,11 +122,14 @@ class PDScorer:
     descriptions: dict[str, str]
     monotone: dict[str, int]
     catalogue_version: str | None
+    instruments_path: Path | None = None
 
     @classmethod
     def load(cls, root: Path) -> PDScorer:
         meta = json.loads(_find(root, PD_META).read_text())
-        booster = lgb.Booster(model_file=str(_find(root, PD_BOOSTER)))
+        booster_path = _find(root, PD_BOOSTER)
+        booster = lgb.Booster(model_file=str(booster_path))
+        instruments = booster_path.parent / INSTRUMENTS_FILE
         return cls(
             booster=booster,
             encoder=FrameEncoder.from_dict(meta["encoder"]),
@@ -131,6 +137,7 @@ class PDScorer:
             descriptions=dict(meta.get("descriptions", {})),
             monotone={k: int(v) for k, v in meta.get("monotone", {}).items()},
             catalogue_version=meta.get("catalogue_version"),
+            instruments_path=instruments if instruments.is_file() else None,
         )
 
     def pd_from_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -224,6 +231,12 @@ class ChampionSet:
     @property
     def catalogue_version(self) -> str | None:
         return self.pd.catalogue_version
+
+    @property
+    def instruments_path(self) -> Path | None:
+        """instruments.parquet of the training population, when the model was trained on one;
+        build ``features.builders.InstrumentIndex`` from it (models may not import builders)."""
+        return self.pd.instruments_path
 
     def score(
         self, X: NDArray[np.float64], *, with_reasons: bool = True, max_reasons: int = MAX_REASONS

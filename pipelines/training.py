@@ -52,6 +52,7 @@ class TrainingData:
     ead: np.ndarray | None = None
     pd_params: dict[str, Any] = field(default_factory=dict)  # overrides of LightGBMPD's defaults
     challenger: bool = True  # fit the WoE scorecard beside the PD model (off only to save time in tests)
+    instruments: pd.DataFrame | None = None  # the traded universe (trading features depend on it)
 
     @property
     def has_loss_data(self) -> bool:
@@ -116,12 +117,15 @@ def from_features_dir(path: Path) -> TrainingData:
     if not path.is_dir():
         raise InputError(f"--features: no such folder {path}", field="features")
     names = feature_names()
+    instruments: pd.DataFrame | None = None
     if (path / "features.parquet").is_file():
         feats = _read_parquet(path / "features.parquet")
         labels_path = path / "labels.parquet"
         if not labels_path.is_file():
             raise InputError(f"{path} has features.parquet but no labels.parquet", field="features")
         labels = _read_parquet(labels_path)
+        if (path / "instruments.parquet").is_file():
+            instruments = _read_parquet(path / "instruments.parquet")
     elif (path / "applications.parquet").is_file() and (path / "outcomes.parquet").is_file():
         from features.builders import build_features
 
@@ -131,6 +135,7 @@ def from_features_dir(path: Path) -> TrainingData:
         }
         feats = build_features(tables)
         labels = tables["outcomes"]
+        instruments = tables.get("instruments")
     else:
         raise InputError(
             f"{path} holds neither features.parquet + labels.parquet nor a raw population", field="features"
@@ -184,6 +189,7 @@ def from_features_dir(path: Path) -> TrainingData:
         drawn=drawn,
         limit=limit,
         ead=ead,
+        instruments=instruments,
     )
 
 
@@ -369,13 +375,15 @@ def train(
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}."))
     try:
-        from models.bundle import save_ead_bundle, save_lgd_bundle, save_pd_bundle
+        from models.bundle import INSTRUMENTS_FILE, save_ead_bundle, save_lgd_bundle, save_pd_bundle
 
         write_validation_pack(report, work / "validation", y_test=y_te, pd_test=pd_te, pd_train=pd_tr)
         model.feature_importance().to_csv(work / "feature_importance.csv", index=False)
         save_pd_bundle(
             model, work / "pd", descriptions=data.descriptions, catalogue_version=data.catalogue_version
         )
+        if data.instruments is not None:
+            data.instruments.to_parquet(work / "pd" / INSTRUMENTS_FILE, index=False)
         if lgd_model is not None and ead_model is not None:
             save_lgd_bundle(lgd_model, work / "lgd")
             save_ead_bundle(ead_model, work / "ead")

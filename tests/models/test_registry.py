@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from creditdesk.errors import InputError
@@ -29,6 +30,7 @@ def _data(seed: int, weak: bool = False) -> TrainingData:
         lgd=lgd, ccf=ccf, drawn=drawn, limit=limit, ead=ead,
         pd_params={"n_estimators": 1, "num_leaves": 2, "early_stopping_rounds": 1} if weak else {},
         challenger=False,  # the scorecard has its own tests; this one is about the registry
+        instruments=pd.DataFrame({"ticker": ["AAA", "BBB"], "sector": ["x", "y"]}),
     )  # fmt: skip
 
 
@@ -53,6 +55,8 @@ def test_train_promote_load_round_trip(var_dir: Path) -> None:
 
     champions = load_champions()
     assert champions.versions["pd"] == "1"
+    assert champions.instruments_path is not None
+    assert pd.read_parquet(champions.instruments_path)["ticker"].tolist() == ["AAA", "BBB"]
     X = data.X.head(200)
     ours = champions.score(X.to_numpy(dtype=np.float64))
     use_tracking()
