@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,12 +31,26 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port (1-65535)")] = 8000,
         workers: Annotated[int, typer.Option(help="uvicorn worker processes (1-32)")] = 1,
+        instruments: Annotated[
+            Path | None,
+            typer.Option(
+                help="instruments.parquet of the population the champion was trained on "
+                "(default: CREDITDESK_INSTRUMENTS_PATH, else var/demo/raw/instruments.parquet)"
+            ),
+        ] = None,
     ) -> None:
-        """Serve the decision API with uvicorn (OpenAPI at /docs)."""
+        """Serve the decision API with uvicorn (OpenAPI at /docs).
+
+        Models: the ``champion`` aliases of the MLflow registry at MLFLOW_TRACKING_URI.
+        """
         if not 1 <= port <= 65535:
             raise InputError(f"must be between 1 and 65535, got {port}", field="--port")
         if not 1 <= workers <= 32:
             raise InputError(f"must be between 1 and 32, got {workers}", field="--workers")
+        if instruments is not None:
+            if not instruments.is_file():
+                raise InputError(f"no such file: {instruments}", field="--instruments")
+            os.environ["CREDITDESK_INSTRUMENTS_PATH"] = str(instruments.resolve())  # workers inherit it
         run_server(host, port, workers)
 
     @keys.command("create")
@@ -147,6 +162,8 @@ def run_server(host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
+    from ledger.storage import make_engine
+    from ledger.storage import migrate as migrate_ledger
     from serving.config import get_serving_settings
     from serving.crypto import load_keyring
     from serving.db import dispose_engines, migrate
@@ -154,6 +171,9 @@ def run_server(host: str, port: int, workers: int) -> None:
 
     settings = get_serving_settings()
     migrate(settings.database_url)
+    ledger_engine = make_engine(settings.database_url)
+    migrate_ledger(ledger_engine)  # the journal and the books, before workers race to do it
+    ledger_engine.dispose()
     load_keyring(settings.pii_keys, settings.pii_active_key_id, settings.pii_key_file)
     dispose_engines()  # no pooled connection may cross into forked workers
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -17,6 +17,7 @@ import creditdesk
 from serving.config import ServingSettings, get_serving_settings
 from serving.crypto import load_keyring
 from serving.db import get_engine, migrate
+from serving.decide import DecisionService
 from serving.errors import install_error_handlers
 from serving.keys import KeyStore
 from serving.logs import configure_logging
@@ -76,6 +77,9 @@ def create_app(settings: ServingSettings | None = None, *, loader: Loader | None
         if settings.load_models_on_startup:
             thread = svc.runtime.load_in_background()
             _app.state.load_thread = thread
+            # Open the journal and the books now (migrations, pools), not on the first request.
+            _app.state.decision_service = DecisionService(svc)
+            _app.state.books = books.Books(svc)
         log.info("decision API started", extra={"database": _redact(settings.database_url)})
         yield
         log.info("decision API stopping")

@@ -73,7 +73,22 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.error": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
+        # Other libraries' warnings reach the root: JSON too, so every line of stderr parses.
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
     }
+
+
+def adopt_loggers(*names: str, level: int = logging.WARNING) -> None:
+    """Route libraries that install their own plain-text handler (MLflow does, at import)
+    through our JSON handler, at ``level``, so the service's stderr stays one JSON per line."""
+    ours = logging.getLogger("creditdesk").handlers
+    if not ours:
+        return
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = list(ours)
+        logger.propagate = False
+        logger.setLevel(level)
 
 
 def configure_logging(level: str = "INFO") -> None:

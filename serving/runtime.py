@@ -198,9 +198,14 @@ def registry_loader(tracking_uri: str, instruments_path: Path | None = None) -> 
 
     def _load() -> Loaded:
         try:
+            import mlflow  # noqa: F401  (imported first so its log handler can be replaced)
+
             from models.registry import load_champions
         except ImportError as exc:
             raise NotReady(f"models.registry is not available: {exc}") from None
+        from serving.logs import adopt_loggers
+
+        adopt_loggers("mlflow", "alembic")
         from creditdesk.settings import get_settings
         from pricing.policy import load_policy
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
 
 from features import catalogue
 from features.schemas import CASH_FLOW_KINDS, EMPLOYMENT, REGIONS, SIDES
@@ -82,7 +82,9 @@ class Bureau(_Closed):
 
 class Trade(_Closed):
     trade_id: int = Field(ge=1, le=MAX_INT64)
-    timestamp: dt.datetime = Field(
+    # Naive on purpose: the feature code compares against midnight of the application date in
+    # exchange time; an offset would need a market calendar to interpret, so it is refused.
+    timestamp: NaiveDatetime = Field(
         strict=False, description="exchange time, naive; strictly before application_date"
     )
     ticker: str = Field(pattern=r"^[A-Z0-9.\-]{1,12}$")
@@ -93,7 +95,7 @@ class Trade(_Closed):
 
 
 class CashFlow(_Closed):
-    timestamp: dt.datetime = Field(strict=False)
+    timestamp: NaiveDatetime = Field(strict=False, description="naive; strictly before application_date")
     kind: CashFlowKind
     amount_minor: int = Field(gt=0, le=MAX_MONEY_MINOR)
 

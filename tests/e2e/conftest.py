@@ -114,3 +114,9 @@ def start_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
             except subprocess.TimeoutExpired:
                 os.killpg(server.process.pid, signal.SIGKILL)
                 server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli(args, env)`` for test modules (conftest is not importable as a module)."""
+    return cli
