@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated applicant counts to fit")
     parser.add_argument("--calls", type=int, default=2000, help="single-applicant calls to time")
     parser.add_argument("--pyfunc-calls", type=int, default=300, help="pyfunc calls to time")
+    parser.add_argument("--threads", type=int, default=2, help="LightGBM training threads")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -72,7 +73,7 @@ def main() -> None:
     for n in sizes:
         X, y, lgd = applicants(n, n_features, seed=n)
         start = time.perf_counter()
-        fitted = LightGBMPD(n_estimators=400, learning_rate=0.08, n_jobs=2).fit(X, y)
+        fitted = LightGBMPD(n_estimators=400, learning_rate=0.08, n_jobs=args.threads).fit(X, y)
         seconds = time.perf_counter() - start
         X_test, y_test, _ = applicants(50_000, n_features, seed=n + 1)
         rows.append(

@@ -226,7 +226,10 @@ def _check_classes(y: np.ndarray, where: str) -> None:
 def pd_estimator(data: TrainingData, **overrides: Any) -> Any:
     from models.pd_model import LightGBMPD
 
-    params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical, "n_jobs": 2}
+    # One LightGBM thread by default: on a shared machine OpenMP barrier waits between busy
+    # threads cost far more than the second core gives (a 100k fit went from minutes to
+    # many minutes with 2 threads under load). Override with pd_params={"n_jobs": k}.
+    params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical, "n_jobs": 1}
     params.update(data.pd_params)
     params.update(overrides)
     return LightGBMPD(**params)
