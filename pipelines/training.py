@@ -226,9 +226,9 @@ def _check_classes(y: np.ndarray, where: str) -> None:
 def pd_estimator(data: TrainingData, **overrides: Any) -> Any:
     from models.pd_model import LightGBMPD
 
-    # One LightGBM thread by default: on a shared machine OpenMP barrier waits between busy
-    # threads cost far more than the second core gives (a 100k fit went from minutes to
-    # many minutes with 2 threads under load). Override with pd_params={"n_jobs": k}.
+    # One LightGBM thread by default: on a shared, busy machine OpenMP threads wait on each
+    # other at every barrier (a 100k-row fit took 466 s with 2 threads at load ~8 here).
+    # Override with pd_params={"n_jobs": k} on a machine of your own.
     params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical, "n_jobs": 1}
     params.update(data.pd_params)
     params.update(overrides)
