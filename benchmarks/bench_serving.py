@@ -147,7 +147,8 @@ def in_process(var: Path, raw: Path, env: dict[str, str], n: int) -> list[tuple[
     svc = build_services(settings, loader=lambda: loaded)
     svc.runtime.load()
     service = DecisionService(svc)
-    ids = iter(range(10_000_000, 20_000_000))
+    first_id = time.time_ns() // 1000  # new applications on every run (a resend would be replayed)
+    ids = iter(range(first_id, first_id + 10_000_000))
     bodies = [DecisionRequest.model_validate(example(next(ids))) for _ in range(n + 20)]
     it = iter(bodies)
     rows.append(("(a) decide + PII vault + journal (SQLite)", timed(lambda: service.decide(next(it)), n)))
@@ -238,6 +239,7 @@ def main() -> None:
     var.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDITDESK_", "MLFLOW_TRACKING"))}
     env.update(TELEMETRY_OFF)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # mlflow models serve execs `uvicorn`
     env.update(CREDITDESK_VAR_DIR=str(var), MLFLOW_TRACKING_URI=f"sqlite:///{var / 'mlflow.db'}")
     raw = prepare(var, opts.customers, env)
 
@@ -245,6 +247,7 @@ def main() -> None:
     for label, samples in in_process(var, raw, env, opts.inproc):
         p50, p99 = percentiles(samples)
         rows.append((label, p50, p99, f"n={len(samples)}"))
+        print(f"{label}: p50 {p50:.3f} ms, p99 {p99:.3f} ms", flush=True)
 
     from features.catalogue import feature_names
     from serving.decide import feature_row
@@ -284,6 +287,7 @@ def main() -> None:
                 concurrency,
             )
             p50, p99 = percentiles(lat)
+            print(f"creditdesk c={concurrency}: p50 {p50:.3f} ms, p99 {p99:.3f} ms", flush=True)
             rows.append(
                 (f"(b) HTTP creditdesk decision, 2 workers, c={concurrency}", p50, p99,
                  f"{len(lat) / elapsed:.0f} req/s, {errors} errors")

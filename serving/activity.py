@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, bindparam, text
 
 from ledger.chart import Code, TransferCode, customer_account
 from ledger.storage import transfers
@@ -33,6 +33,7 @@ MINOR_PER_MAJOR = 100  # prices per share in the feature tables are major units 
 SECURITIES_CODES = (int(TransferCode.TRADE_SECURITIES), int(TransferCode.LIQUIDATION_SECURITIES))
 CASH_LEG_CODES = (int(TransferCode.TRADE_CASH), int(TransferCode.LIQUIDATION_CASH))
 FLOW_CODES = (int(TransferCode.DEPOSIT), int(TransferCode.WITHDRAWAL))
+LEG_AND_FEE_CODES = (*CASH_LEG_CODES, int(TransferCode.FEE))
 
 
 def _ns(stamps: np.ndarray) -> list[int]:
@@ -120,6 +121,29 @@ def _cutoff_ns(application_date: dt.date) -> int:
     return int(np.datetime64(application_date, "ns").astype(np.int64))
 
 
+def _codes(codes: tuple[int, ...]) -> str:
+    return ", ".join(str(int(code)) for code in codes)
+
+
+# Plain SQL, compiled once: building these as SQLAlchemy expressions cost more per request
+# than running them (the common case, a customer with no trades, runs only the first).
+_LEGS = text(
+    f"SELECT id, debit_account_id, credit_account_id, amount_minor, timestamp_ns FROM {transfers.name} "
+    "WHERE (debit_account_id BETWEEN :low AND :high OR credit_account_id BETWEEN :low AND :high) "
+    f"AND code IN ({_codes(SECURITIES_CODES)}) AND timestamp_ns < :cutoff "
+    "ORDER BY timestamp_ns DESC LIMIT :max_trades"
+)
+_MONEY = text(
+    f"SELECT debit_account_id, credit_account_id, amount_minor, code, timestamp_ns FROM {transfers.name} "
+    "WHERE (debit_account_id = :cash OR credit_account_id = :cash) AND ("
+    f"(code IN ({_codes(LEG_AND_FEE_CODES)}) AND timestamp_ns BETWEEN :first AND :last) "
+    f"OR (code IN ({_codes(FLOW_CODES)}) AND timestamp_ns < :cutoff))"
+)
+_SYMBOLS = text(
+    f"SELECT instrument_id, symbol FROM {instrument_master.name} WHERE instrument_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+
 def from_ledger(
     engine: Engine, customer_id: int, application_date: dt.date, max_trades: int
 ) -> Activity | None:
@@ -137,61 +161,20 @@ def from_ledger(
     cutoff = _cutoff_ns(application_date)
     with engine.connect() as conn:
         newest_first = conn.execute(
-            select(
-                transfers.c.id,
-                transfers.c.debit_account_id,
-                transfers.c.credit_account_id,
-                transfers.c.amount_minor,
-                transfers.c.timestamp_ns,
-            )
-            .where(
-                or_(
-                    transfers.c.debit_account_id.between(low, high),
-                    transfers.c.credit_account_id.between(low, high),
-                ),
-                transfers.c.code.in_(SECURITIES_CODES),
-                transfers.c.timestamp_ns < cutoff,
-            )
-            .order_by(transfers.c.timestamp_ns.desc())
-            .limit(max_trades)
+            _LEGS, {"low": low, "high": high, "cutoff": cutoff, "max_trades": max_trades}
         ).all()
         if not newest_first:
             return None
         legs = list(reversed(newest_first))  # oldest first, as the feature code orders them anyway
-        first_ns = int(legs[0].timestamp_ns)
-        money = list(
-            conn.execute(
-                select(
-                    transfers.c.debit_account_id,
-                    transfers.c.credit_account_id,
-                    transfers.c.amount_minor,
-                    transfers.c.code,
-                    transfers.c.timestamp_ns,
-                ).where(
-                    or_(transfers.c.debit_account_id == cash, transfers.c.credit_account_id == cash),
-                    or_(
-                        and_(
-                            transfers.c.code.in_((*CASH_LEG_CODES, int(TransferCode.FEE))),
-                            transfers.c.timestamp_ns.between(first_ns - 2, cutoff + 2),
-                        ),
-                        and_(transfers.c.code.in_(FLOW_CODES), transfers.c.timestamp_ns < cutoff),
-                    ),
-                )
-            ).all()
-        )
+        window = {"cash": cash, "first": int(legs[0].timestamp_ns) - 2, "last": cutoff + 2, "cutoff": cutoff}
+        money = list(conn.execute(_MONEY, window).all())
         instrument_ids = sorted(
             {
                 (leg.debit_account_id if low <= leg.debit_account_id <= high else leg.credit_account_id) - low
                 for leg in legs
             }
         )
-        symbols = dict(
-            conn.execute(
-                select(instrument_master.c.instrument_id, instrument_master.c.symbol).where(
-                    instrument_master.c.instrument_id.in_(instrument_ids)
-                )
-            ).all()
-        )
+        symbols = {int(i): str(s) for i, s in conn.execute(_SYMBOLS, {"ids": instrument_ids}).all()}
     found = _assemble(legs, money, symbols, low, high, cash)
     return found if found.n_trades else None
 

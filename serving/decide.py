@@ -148,13 +148,16 @@ class DecisionService:
         migrate(engine)
         self.engine = engine
         self.journal = DecisionJournal(engine)
+        # Reads go through the service engine: plain deferred transactions that WAL lets run
+        # beside a writer, instead of the ledger engine's BEGIN IMMEDIATE (a write lock).
+        self.reader = DecisionJournal(svc.engine)
         self.svc = svc
 
     def decide(self, request: DecisionRequest) -> Outcome:
         loaded = self.svc.runtime.require()  # one bundle for the whole request (reload-safe)
         digest = request_digest(request)
         app_key = str(request.application_id)
-        existing = self.journal.get_by_application(app_key)
+        existing = self.reader.get_by_application(app_key)
         if existing is not None:
             return self._existing(existing, request, digest)
         start = time.perf_counter()
@@ -215,7 +218,7 @@ class DecisionService:
     def get(self, decision_id: str, replay: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The stored decision (inputs without PII, features, outputs, versions) and, with
         ``replay``, the numbers recomputed from the stored features with the loaded bundle."""
-        entry = self.journal.get(decision_id)
+        entry = self.reader.get(decision_id)
         if entry is None:
             raise KeyError(decision_id)
         stored = dict(entry.payload)

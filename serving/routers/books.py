@@ -55,7 +55,7 @@ class Books:
         self.svc = svc
         self.ledger = Ledger(engine)
         self.desk = MarginDesk(engine)
-        self.journal = DecisionJournal(engine)
+        self.journal = DecisionJournal(svc.engine)  # reads only: no write lock
 
 
 def books(request: Request, svc: Services = Depends(services)) -> Books:
