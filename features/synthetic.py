@@ -12,7 +12,7 @@ Causal structure (arrows are the only ways information flows):
    - KYC: income and net worth rise with z; unemployment is likelier for low z; region is
      independent of everything (a model should find nothing in it).
 2. A trading style per customer: turnover, concentration, appetite for volatile names and
-   for leverage. Styles are mildly correlated with low z (rho = 0.25, "gamblers"), otherwise
+   for leverage. Styles are mildly correlated with low z (rho = 0.35, "gamblers"), otherwise
    independent. Style drives the cash-account trading history (number of round trips,
    holding period, how many names, which names) and the draw on the margin line.
 3. Applications: one per customer, on a trading day between ``first_application`` and one
@@ -78,7 +78,7 @@ OUTPUT_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", 
 class PopulationConfig:
     """Levels of the synthetic world; every field is a documented, configurable knob."""
 
-    credit_event_rate: float = 0.015  # mean 12-month credit-event probability in calm markets
+    credit_event_rate: float = 0.010  # mean 12-month credit-event probability in calm markets
     crash_sensitivity: float = 3.0  # logit uplift per unit of 12-month market fall
     first_application: str = "2004-01-02"
     call_ratio: float = 1.30  # cn: liquidation line
@@ -88,7 +88,7 @@ class PopulationConfig:
     workout_cost_share: float = 0.01  # of the debt at default
     workout_cost_fixed: float = 150.0  # per defaulted account (legal, collection), in currency units
     collection_recovery_share: float = 0.30  # of an uncovered shortfall
-    style_z_correlation: float = 0.25
+    style_z_correlation: float = 0.35
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -263,7 +263,7 @@ def _chunk(
     equity = np.maximum(net_worth * rng.beta(2.0, 8.0, n), 2_000.0)
     request_share = np.clip(1.3 * _sigmoid(0.6 * s_leverage + 0.5 * rng.standard_normal(n)), 0.1, 1.5)
     requested_line = np.maximum(np.round(equity * request_share / 100.0) * 100.0, 500.0)
-    n_names = np.clip(np.round(1 + 7 * _sigmoid(-1.2 * s_concentration + 0.5 * rng.standard_normal(n))), 1, 8)
+    n_names = np.clip(np.round(1 + 7 * _sigmoid(-1.6 * s_concentration + 0.5 * rng.standard_normal(n))), 1, 8)
     n_names = n_names.astype(np.int64)
     # Gumbel top-k: names drawn without replacement, tilted to volatile ones by appetite.
     n_tickers = len(market.tickers)
@@ -275,20 +275,31 @@ def _chunk(
     raw_w[np.arange(BASKET_MAX)[None, :] >= n_names[:, None]] = 0.0
     weights = raw_w / raw_w.sum(axis=1, keepdims=True)
 
-    # 6. trading history: round trips (buy, later sell unless still held at application)
+    # 6. trading history: round trips (buy, later sell unless still held at application),
+    # then the portfolio held at the application date: one open buy per basket name in the
+    # last two months. That portfolio is the collateral the margin account carries forward.
     trips_per_month = np.clip(np.exp(0.1 + 0.7 * s_turnover), 0.1, 20.0)
     n_trips = np.minimum(rng.poisson(trips_per_month * history_months), MAX_ROUND_TRIPS)
-    owner = np.repeat(np.arange(n), n_trips)
+    per_owner = n_trips + n_names
+    owner = np.repeat(np.arange(n), per_owner)
     m = len(owner)
+    trip_no = np.arange(m) - np.repeat(np.cumsum(per_owner) - per_owner, per_owner)
+    holding = trip_no >= n_trips[owner]
     cum_w = np.cumsum(weights, axis=1)[owner]
-    slot = np.minimum((rng.random(m)[:, None] > cum_w).sum(axis=1), n_names[owner] - 1)
+    random_slot = np.minimum((rng.random(m)[:, None] > cum_w).sum(axis=1), n_names[owner] - 1)
+    slot = np.where(holding, trip_no - n_trips[owner], random_slot)
     ticker_idx = basket[owner, slot]
-    buy_day = open_idx[owner] + np.floor(rng.random(m) * history_days[owner]).astype(np.int64)
+    recent = np.minimum(42, history_days[owner] - 1)
+    buy_day = np.where(
+        holding,
+        app_idx[owner] - 1 - np.floor(rng.random(m) * recent).astype(np.int64),
+        open_idx[owner] + np.floor(rng.random(m) * history_days[owner]).astype(np.int64),
+    )
     mean_hold = np.clip(np.exp(3.0 - 0.9 * s_turnover), 1.0, 250.0)[owner]
     hold = np.maximum(1, np.ceil(rng.exponential(mean_hold))).astype(np.int64)
-    sell_day = buy_day + hold
+    sell_day = np.where(holding, app_idx[owner] + HORIZON_DAYS, buy_day + hold)
     closed = sell_day < app_idx[owner]
-    notional = equity[owner] * weights[owner, slot] * rng.uniform(0.3, 1.0, m)
+    notional = equity[owner] * weights[owner, slot] * np.where(holding, 0.9, rng.uniform(0.3, 1.0, m))
     buy_price = np.round(market.close[buy_day, ticker_idx] * (1 + 0.003 * rng.standard_normal(m)), 4)
     buy_price = np.maximum(buy_price, 0.0001)
     quantity = np.maximum(1, np.floor(notional / buy_price)).astype(np.int64)
@@ -300,7 +311,6 @@ def _chunk(
         return np.maximum(100, np.round(q * p * 100 * 0.0005)).astype(np.int64)  # 5 bp, min $1
 
     seconds = rng.integers(9 * 3600 + 1800, 16 * 3600, (m, 2))
-    trip_no = np.arange(m) - np.repeat(np.cumsum(n_trips) - n_trips, n_trips)
     buys = pd.DataFrame(
         {
             "trade_id": customer_id[owner] * 1000 + 2 * trip_no,
@@ -488,12 +498,12 @@ def _simulate_margin(
     port_ret = np.ascontiguousarray(port_ret.T)  # (day, account): each day's slice is contiguous
     del rows
 
-    draw_share = np.clip(_sigmoid(0.6 + 1.1 * s_leverage + 0.7 * rng.standard_normal(n)), 0.05, 1.0)
+    draw_share = np.clip(_sigmoid(1.2 + 1.5 * s_leverage + 0.5 * rng.standard_normal(n)), 0.05, 1.0)
     drawn0 = np.minimum(line * draw_share, equity)  # cn: at most 1 of loan per 1 of margin
     drawn0 = np.round(drawn0, 2)
     ccf_propensity = np.clip(_sigmoid(-1.5 - 0.6 * z + 0.5 * s_leverage + 0.5 * rng.standard_normal(n)), 0, 1)
     extra_total = ccf_propensity * (line - drawn0)
-    p_meet = _sigmoid(1.6 + 1.0 * z + 0.35 * np.log1p(liquid_outside / np.maximum(drawn0, 1.0)))
+    p_meet = _sigmoid(0.8 + 0.9 * z + 0.3 * np.log1p(liquid_outside / np.maximum(drawn0, 1.0)))
     p_credit = _sigmoid(
         intercept
         + _credit_event_score(z, dti, unemployed)
