@@ -234,6 +234,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="HTTP requests per concurrency level")
     parser.add_argument("--inproc", type=int, default=1000, help="in-process repetitions")
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "bench_serving")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["inproc", "mlflow"], help="parts to leave out"
+    )
     opts = parser.parse_args()
     var = opts.var.resolve()
     var.mkdir(parents=True, exist_ok=True)
@@ -244,7 +247,7 @@ def main() -> None:
     raw = prepare(var, opts.customers, env)
 
     rows: list[tuple[str, float, float, str]] = []
-    for label, samples in in_process(var, raw, env, opts.inproc):
+    for label, samples in [] if "inproc" in opts.skip else in_process(var, raw, env, opts.inproc):
         p50, p99 = percentiles(samples)
         rows.append((label, p50, p99, f"n={len(samples)}"))
         print(f"{label}: p50 {p50:.3f} ms, p99 {p99:.3f} ms", flush=True)
@@ -295,6 +298,9 @@ def main() -> None:
     finally:
         stop(server)
 
+    if "mlflow" in opts.skip:
+        report(rows)
+        return
     instruments = load_instruments(raw / "instruments.parquet")
     request = DecisionRequest.model_validate(example(1))
     row = feature_row(request, Loaded(None, None, {}, instruments))
@@ -326,13 +332,17 @@ def main() -> None:
     finally:
         stop(mlflow_server)
 
+    report(rows)
+
+
+def report(rows: list[tuple[str, float, float, str]]) -> None:
     width = max(len(r[0]) for r in rows)
     print(f"\n{'what':<{width}}  {'p50 ms':>8}  {'p99 ms':>8}  notes")
     for label, p50, p99, note in rows:
         print(f"{label:<{width}}  {p50:>8.3f}  {p99:>8.3f}  {note}")
     ours = {r[0].split("c=")[-1]: r[1] for r in rows if r[0].startswith("(b)")}
     theirs = {r[0].split("c=")[-1]: r[1] for r in rows if r[0].startswith("(c)")}
-    for c in ("1", "16"):
+    for c in sorted(set(ours) & set(theirs)):
         print(f"p50 ratio mlflow / creditdesk at c={c}: {theirs[c] / ours[c]:.1f}x")
 
 
