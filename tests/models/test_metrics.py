@@ -177,3 +177,14 @@ def test_auc_and_ks_match_peers(values: list[int], rnd: random.Random) -> None:
 def test_psi_is_non_negative_and_zero_on_itself(ref: list[float], cur: list[float]) -> None:
     assert m.psi(ref, cur) >= 0
     assert m.psi(ref, ref) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psi_deciles_of_round_numbers_are_the_round_numbers() -> None:
+    """1..100 has deciles 10, 20, ..., 90; float noise in the quantile grid must not shift them."""
+    values = np.arange(1, 101, dtype=float)
+    table = m.psi_by_bin(values, values)
+    numeric = table[np.isfinite(table["upper"])]
+    assert numeric["upper"].tolist() == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0]
+    assert (table["ref_count"] == 10).all()
+    shifted = m.psi_by_bin(values, values + 5)  # half of each decile moves up one bin
+    assert shifted["cur_count"].tolist() == [5, 10, 10, 10, 10, 10, 10, 10, 10, 15]
