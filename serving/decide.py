@@ -2,10 +2,12 @@
 
 Every step is the shared code of its room — ``features.builders.online_features`` (the same
 core as the batch job), the champion models' numpy scoring, ``pricing.decision.decide`` —
-so the API never has a second implementation of anything. This module only orders the
-steps and does the I/O: PII into the encrypted vault, the decision into the hash-chained
-journal, in that order, and the PII row is removed again if the journal write fails, so a
-decision that fails midway stores nothing.
+so the API never has a second implementation of anything. Trading behaviour comes from the
+customer's trades held by the ledger when it has any (``serving.activity``), else from the
+request's bounded lists; what was used is stored with the decision, so replay recomputes from
+the same inputs. This module only orders the steps and does the I/O: PII into the
+encrypted vault, the decision into the hash-chained journal, in that order, and the PII row
+is removed again if the journal write fails, so a decision that fails midway stores nothing.
 
 The scoring contract expected from the models room (``Loaded.champions``):
 ``champions.score(X: float64 (n, n_features)) -> obj`` with arrays ``pd_12m``, ``grade``,

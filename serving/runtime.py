@@ -189,8 +189,9 @@ def registry_loader(tracking_uri: str, instruments_path: Path | None = None) -> 
 
     ``models.registry.load_champions`` resolves ``models:/creditdesk-pd@champion`` (and LGD,
     EAD), downloads the bundles once into ``var/model_cache`` and returns native boosters;
-    nothing of MLflow is touched per request. The instrument master comes with the champion
-    when the models room ships it, else from ``instruments_path``.
+    nothing of MLflow is touched per request. The instrument master (the trading features'
+    universe) is the one shipped with the PD bundle; ``instruments_path`` serves models
+    trained without one.
 
     Imported lazily: these modules pull in lightgbm and mlflow, which ``--help`` and the
     unit tests of the HTTP edge do not need.
@@ -218,10 +219,12 @@ def registry_loader(tracking_uri: str, instruments_path: Path | None = None) -> 
         single_threaded(champions)
         policy = load_policy()
         instruments = getattr(champions, "instruments", None)
+        shipped = getattr(champions, "instruments_path", None)  # the training universe, with the PD
         if instruments is None:
-            if instruments_path is None:
+            source = shipped or instruments_path
+            if source is None:
                 raise NotReady("no instrument master: set CREDITDESK_INSTRUMENTS_PATH")
-            instruments = load_instruments(instruments_path)
+            instruments = load_instruments(Path(source))
         versions = {str(k): str(v) for k, v in dict(getattr(champions, "versions", {}) or {}).items()}
         versions["policy"] = str(getattr(policy, "version", "unknown"))
         versions["policy_hash"] = str(getattr(policy, "policy_hash", "unknown"))

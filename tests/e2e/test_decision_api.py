@@ -69,10 +69,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., Any
 
 @pytest.fixture(scope="module")
 def api(start_api: Any, trained: dict[str, Any]) -> Any:
+    # No CREDITDESK_INSTRUMENTS_PATH: the instrument master comes with the registered PD bundle.
     server: Any = start_api(
         var_dir=trained["var"],
         MLFLOW_TRACKING_URI=trained["uri"],
-        CREDITDESK_INSTRUMENTS_PATH=str(trained["raw"] / "instruments.parquet"),
         CREDITDESK_MAX_BODY_BYTES="262144",
         CREDITDESK_RATE_LIMIT_PER_MINUTE="600",
         CREDITDESK_RATE_LIMIT_BURST="40",
@@ -108,6 +108,11 @@ def test_ready_on_the_registry_champion(api: Any, client: httpx.Client, trained:
     assert {k: ready["versions"][k] for k in ("pd", "lgd", "ead")} == {"pd": "1", "lgd": "1", "ead": "1"}
     assert trained["train"]["registered"] == {"creditdesk-ead": 1, "creditdesk-lgd": 1, "creditdesk-pd": 1}
     assert 'creditdesk_model_info{component="pd",version="1"} 1.0' in client.get("/metrics").text
+    # the instrument master shipped with the PD bundle is the population's own
+    from serving.runtime import instruments_fingerprint, load_instruments
+
+    population = load_instruments(trained["raw"] / "instruments.parquet")
+    assert ready["versions"]["instruments"] == instruments_fingerprint(population)
 
 
 def test_decision_idempotency_and_replay(api: Any, client: httpx.Client, first: dict[str, Any]) -> None:
