@@ -106,7 +106,11 @@ def compute(
     )
     batch = decide(inputs, loaded.policy)
     record = batch.record(0, model_reasons=list(scored.reasons[0]))
-    return {"features": [float(v) if np.isfinite(v) else None for v in row], "record": record}
+    finite = np.isfinite(row).tolist()  # JSON has no NaN: a missing feature is stored as null
+    return {
+        "features": [v if ok else None for v, ok in zip(row.tolist(), finite, strict=True)],
+        "record": record,
+    }
 
 
 def _decision(decision_id: str, request: DecisionRequest, stored: Mapping[str, Any]) -> Decision:
