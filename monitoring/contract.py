@@ -171,9 +171,9 @@ def check_pair(
     ref_cols = [str(c) for c in reference.columns]
     cur_cols = [str(c) for c in current.columns]
     missing = [c for c in ref_cols if c not in set(cur_cols) and c not in OUTCOME_COLUMNS]
-    # Decision and pricing outputs exist only for the current set (the reference is the
-    # training set, never decided); any other extra column is a contract break.
-    extra = [c for c in cur_cols if c not in set(ref_cols) and c not in NON_FEATURE_COLUMNS]
+    # Keys, dates, decision and pricing outputs may exist only in the current set (the
+    # reference is a training hold-out, never decided); an extra feature is a contract break.
+    extra = [c for c in cur_cols if c not in set(ref_cols) and c in feature_columns(current)]
     if missing or extra:
         parts = []
         if missing:

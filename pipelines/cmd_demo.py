@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         root = Path(settings.var_dir) / "demo"
         current_customers = max(1_000, customers // 4)
-        total = 11 if serve else 10
+        total = 10 if serve else 9
         print(
             f"creditdesk demo: {customers:,} customers to train on, {current_customers:,} new applications "
             f"to decide (seeds {seed}, {seed + 1}); output under {root}; "
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         started = time.perf_counter()
         raw, feats = root / "raw", root / "features"
         cur_raw, cur_feats = root / "current_raw", root / "current_features"
-        ref_scores, cur_scores = root / "reference_scores.parquet", root / "current_scores.parquet"
+        cur_scores = root / "current_scores.parquet"
         decisions, report = root / "decisions.parquet", root / "report"
         n = str(customers)
         _stage(
@@ -98,27 +98,19 @@ def register(app: typer.Typer) -> None:
         _stage(
             7,
             total,
-            "score the training set with the champion (the monitoring reference)",
-            ["score", "--input", str(feats / "features.parquet"), "--output", str(ref_scores)],
-        )
-        _stage(
-            8,
-            total,
             "score the new applications with the champion",
             ["score", "--input", str(cur_feats / "features.parquet"), "--output", str(cur_scores)],
         )
-        print(f"\n[9/{total}] price and decide the new applications (pricing.decision.decide over the batch)")
+        print(f"\n[8/{total}] price and decide the new applications (pricing.decision.decide over the batch)")
         summary = _decide(cur_raw, cur_feats, cur_scores, decisions)
         _stage(
-            10,
+            9,
             total,
-            "write the risk-committee report",
+            "write the risk-committee report against the champion's training reference",
             [
                 "report",
                 "--reference",
-                str(feats),
-                "--reference-scores",
-                str(ref_scores),
+                "models:/creditdesk-pd@champion",
                 "--current",
                 str(cur_feats),
                 "--current-scores",
@@ -133,10 +125,10 @@ def register(app: typer.Typer) -> None:
         )
         if serve:
             print(
-                f"\n[11/{total}] serving the decision API on http://127.0.0.1:{port} (OpenAPI at /docs); "
+                f"\n[10/{total}] serving the decision API on http://127.0.0.1:{port} (OpenAPI at /docs); "
                 "create a key with `creditdesk keys create --role onboarding`; Ctrl-C stops it"
             )
-            _stage(11, total, "serve", ["serve", "--port", str(port)])
+            _stage(10, total, "serve", ["serve", "--port", str(port)])
 
 
 def _decide(raw: Path, feats: Path, scores: Path, out: Path) -> dict[str, Any]:

@@ -393,6 +393,17 @@ def train(
         holdout = X_te.copy()
         holdout["__target__"] = y_te
         holdout.to_parquet(work / "holdout.parquet")
+        # The monitoring reference: the hold-out's features, scores and grades (out-of-sample
+        # scores, so the report's reference AUC is not optimistic), logged with the run.
+        from monitoring.reference import build_reference
+
+        reference = build_reference(
+            X_te.reset_index(drop=True),
+            pd_12m=pd_te,
+            default_12m=y_te,
+            application_date=None if data.time is None else data.time.iloc[te].to_numpy(),
+        )
+        reference.to_parquet(work / "reference.parquet", index=False)
         if final_dir.exists():
             shutil.rmtree(final_dir)
         work.rename(final_dir)
@@ -499,6 +510,7 @@ def _log_run(
         mlflow.log_artifacts(str(bundle_dir / "validation"), artifact_path="validation")
         mlflow.log_artifact(str(bundle_dir / "feature_importance.csv"))
         mlflow.log_artifact(str(bundle_dir / "holdout.parquet"), artifact_path="holdout")
+        mlflow.log_artifact(str(bundle_dir / "reference.parquet"), artifact_path="reference")
         versions: dict[str, int] = {}
         if register:
             assert lgd_example is not None
