@@ -12,13 +12,17 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# ../shared beside the repository (where CI and the README put it), whatever the working dir.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED_DIR = _REPO_ROOT.parent / "shared"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CREDITDESK_", extra="ignore")
 
     var_dir: Path = Field(default=Path("var"), description="root of all runtime output")
     shared_dir: Path = Field(
-        default=Path("../shared"),
+        default=DEFAULT_SHARED_DIR,
         description="read-only public datasets and design notes (datasets under shared_dir/datasets)",
     )
     db_url: str | None = Field(
