@@ -30,7 +30,7 @@ instruments = Table(
     metadata,
     Column("instrument_id", BigInteger, primary_key=True, autoincrement=False),
     Column("symbol", String(32), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False),  # index_constituent / share / etf / bond / flagged
+    Column("kind", String(32), nullable=False),  # index_constituent / share / etf / bond / flagged
     Column("conversion_rate_bps", Integer, nullable=False),
     Column("adv_shares", BigInteger, nullable=False),
     Column("volatility_bps", Integer, nullable=False),  # daily return volatility

@@ -141,7 +141,8 @@ def champions_class() -> type[BoosterChampions]:
 
 
 @pytest.fixture
-def live(make_harness: Any, champions: BoosterChampions) -> Any:
+def make_live(make_harness: Any, champions: BoosterChampions) -> Any:
+    """``make_live(**env)``: a harness with ``champions`` and the policy loaded (env: e.g. the DB URL)."""
     instruments = InstrumentIndex.from_frame(
         pd.DataFrame(
             {
@@ -153,7 +154,16 @@ def live(make_harness: Any, champions: BoosterChampions) -> Any:
     )
     policy = load_policy()
     versions = {**champions.versions, "policy": policy.version, "policy_hash": policy.policy_hash}
-    h = make_harness(CREDITDESK_LOAD_MODELS_ON_STARTUP="false")
-    h.app.state.services.runtime._loader = lambda: Loaded(champions, policy, versions, instruments)
-    h.app.state.services.runtime.load()
-    return h
+
+    def build(**env: str) -> Harness:
+        h: Harness = make_harness(CREDITDESK_LOAD_MODELS_ON_STARTUP="false", **env)
+        h.app.state.services.runtime._loader = lambda: Loaded(champions, policy, versions, instruments)
+        h.app.state.services.runtime.load()
+        return h
+
+    return build
+
+
+@pytest.fixture
+def live(make_live: Any) -> Any:
+    return make_live()
