@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,9 +108,18 @@ def test_logs_are_json_with_request_ids_and_no_pii(api: Any, client: httpx.Clien
     auth = api.auth("onboarding")
     sent = client.post("/v1/decisions", json=application(777), headers=auth | {"X-Request-Id": "e2e-trace-1"})
     assert sent.headers["x-request-id"] == "e2e-trace-1"
-    text = api.logs()
-    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    # The access line is written as the response leaves: poll the server's log briefly.
+    deadline = time.monotonic() + 15.0
+    while True:
+        text = api.logs()
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        seen = any(
+            line["request_id"] == "e2e-trace-1" and line.get("route") == "/v1/decisions" for line in lines
+        )
+        if seen or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert lines and all("request_id" in line for line in lines)
-    assert any(line["request_id"] == "e2e-trace-1" and line.get("route") == "/v1/decisions" for line in lines)
+    assert seen
     for value in PII.values():
         assert value not in text
