@@ -124,6 +124,21 @@ def _debit_balance(acct: Account | None) -> int:
     return 0 if acct is None else acct.debits_posted - acct.credits_posted
 
 
+def _trade_value_minor(
+    op_id: str, instrument_id: int, quantity: int, price_minor: int, fee_minor: int
+) -> int:
+    """Check a trade's inputs (buy and sell alike) and return quantity × price in minor units."""
+    _positive(quantity, "quantity")
+    _positive(price_minor, "price_minor")
+    _positive(instrument_id, "instrument_id", 999_999)
+    _op_id(op_id)
+    if fee_minor < 0:
+        raise InputError("fee_minor must be ≥ 0", field="fee_minor")
+    value = quantity * price_minor
+    _positive(value, "quantity × price_minor")
+    return value
+
+
 class MarginDesk:
     """Margin facilities over the ledger in one service database."""
 
@@ -389,14 +404,7 @@ class MarginDesk:
         fee_minor: int = 0,
     ) -> OperationResult:
         """Buy on margin: line use, loan draw, cash to clearing, fee, shares in — one linked chain."""
-        _positive(quantity, "quantity")
-        _positive(price_minor, "price_minor")
-        _positive(instrument_id, "instrument_id", 999_999)
-        _op_id(op_id)
-        if fee_minor < 0:
-            raise InputError("fee_minor must be ≥ 0", field="fee_minor")
-        cost = quantity * price_minor
-        _positive(cost, "quantity × price_minor")
+        cost = _trade_value_minor(op_id, instrument_id, quantity, price_minor, fee_minor)
 
         def work(uow: SqlUnitOfWork) -> OperationResult:
             fac = self._facility(uow, customer_id)
@@ -510,14 +518,7 @@ class MarginDesk:
         liquidation: bool = False,
     ) -> OperationResult:
         """Sell; proceeds repay accrued interest, then the loan (releasing the line), the rest is cash."""
-        _positive(quantity, "quantity")
-        _positive(price_minor, "price_minor")
-        _positive(instrument_id, "instrument_id", 999_999)
-        _op_id(op_id)
-        if fee_minor < 0:
-            raise InputError("fee_minor must be ≥ 0", field="fee_minor")
-        gross = quantity * price_minor
-        _positive(gross, "quantity × price_minor")
+        gross = _trade_value_minor(op_id, instrument_id, quantity, price_minor, fee_minor)
         if fee_minor > gross:
             raise InputError("fee_minor must not exceed the sale value", field="fee_minor")
         kind = "liquidate" if liquidation else "sell"
