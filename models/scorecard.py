@@ -9,6 +9,7 @@ and every ``pdo`` points double the odds.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from creditdesk.errors import InputError
+
+
+class _DropHighsImportWarning(logging.Filter):
+    """cvxpy (pulled in by optbinning) warns at import that its bundled HiGHS build does not
+    load; optbinning's solvers do not need HiGHS, so for users that warning is only noise.
+    A filter, not a level: cvxpy resets its logger's level when it is imported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "importing solver HIGHS" not in record.getMessage()
+
+
+logging.getLogger("__cvxpy__").addFilter(_DropHighsImportWarning())
 
 
 class WoEScorecard(ClassifierMixin, BaseEstimator):
