@@ -15,8 +15,6 @@ file is written to a temp name and renamed into place.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pandas as pd
 
 from creditdesk.errors import InputError
 from features.schemas import LABEL_TABLES, RAW_TABLES, TABLES
+from pipelines.atomic import write_atomic
 
 REQUIRED_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
 OUTPUTS = ("features.parquet", "labels.parquet")
@@ -91,30 +90,17 @@ def build_labels(outcomes: pd.DataFrame, applications: pd.DataFrame) -> pd.DataF
     )
 
 
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        tmp.chmod(0o644)  # mkstemp makes it private; outputs are read by other jobs and users
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_parquet(path: Path, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
-    _write_atomic(path, lambda tmp: pq.write_table(table.replace_schema_metadata(merged), tmp))
+    write_atomic(path, lambda tmp: pq.write_table(table.replace_schema_metadata(merged), tmp))
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
 
 def _refuse(out_dir: Path, report: dict[str, Any], stage: str, summary: dict[str, Any]) -> None:

@@ -259,8 +259,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Batch-score applications: PD, grade, LGD, CCF and up to four reasons per row."""
         import json
-        import os
-        import tempfile
 
         import pandas as pd
 
@@ -310,15 +308,9 @@ def register(app: typer.Typer) -> None:
                 out.insert(0, key, frame[key].to_numpy())
         for name, version in champions.versions.items():
             out[f"model_{name}"] = version
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            out.to_parquet(tmp, index=False)
-            os.replace(tmp, output)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from pipelines.atomic import write_parquet_atomic
+
+        write_parquet_atomic(out, output)
         summary = {"rows": len(out), "output": str(output), "mean_pd": float(out["pd_12m"].mean()),
                    "versions": champions.versions}  # fmt: skip
         if as_json:

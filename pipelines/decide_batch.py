@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from creditdesk.errors import InputError
+from pipelines.atomic import write_parquet_atomic
 
 
 def decision_inputs(raw_dir: Path, features_path: Path, scored_path: Path) -> pd.DataFrame:
@@ -69,10 +70,7 @@ def decide_batch(
     frame = pd.concat([inputs.reset_index(drop=True), decided.drop(columns=overlap)], axis=1)
     frame["policy_version"] = policy.version
     frame["policy_hash"] = policy.policy_hash
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(out_path)
+    write_parquet_atomic(frame, out_path)
     summary = portfolio_summary(frame, policy).to_dict()
     counts = frame["outcome"].value_counts().to_dict()
     return {"decisions": len(frame), "outcomes": {str(k): int(v) for k, v in counts.items()}, **summary}

@@ -424,16 +424,9 @@ def ledger_figures(database_url: str | None = None, now_ns: int | None = None) -
 
 def save_reference(frame: pd.DataFrame, path: Path) -> Path:
     """Write a reference parquet atomically (temp file in the same directory, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        frame.to_parquet(name, index=False)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return path
+    from pipelines.atomic import write_parquet_atomic
+
+    return write_parquet_atomic(frame, path)
 
 
 def resolve_reference(spec: str, download_dir: Path, tracking_uri: str | None = None) -> Path:
