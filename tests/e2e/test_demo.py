@@ -24,7 +24,8 @@ def test_demo_trains_promotes_decides_and_reports(tmp_path: Path) -> None:
         "CREDITDESK_SHARED_DIR": str(SHARED_DIR),
         "PYTHONPATH": str(REPO_ROOT),
     }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # set by earlier in-process tests
+        env.pop(leaked, None)
     env.pop("CREDITDESK_DB_URL", None)
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "demo", "--customers", "2000", "--no-serve"],
@@ -47,6 +48,7 @@ def test_demo_trains_promotes_decides_and_reports(tmp_path: Path) -> None:
 
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{var / 'mlflow.db'}")
+    uri = f"sqlite:///{var / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for name in ("creditdesk-pd", "creditdesk-lgd", "creditdesk-ead"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
