@@ -23,7 +23,7 @@ import json, resource, sys, time
 from pathlib import Path
 import creditdesk
 from creditdesk.settings import get_settings
-from features.synthetic import generate_population
+from pipelines.generate import generate_population
 n, out = int(sys.argv[1]), Path(sys.argv[2])
 t0 = time.perf_counter()
 m = generate_population(n, 42, out, prices_path=get_settings().sp500_prices_path)

@@ -2,24 +2,31 @@
 
 No public data set has KYC + bureau + trading behaviour + margin outcomes, so this module
 makes one whose causal structure is written down here and tested in
-``tests/features/test_synthetic.py``.
+``tests/features/test_synthetic.py``. Each step below is one named function, called in
+this order by ``_chunk`` (the order of the random draws is part of the determinism
+contract, so a step is never reordered without a new seed contract).
 
 Causal structure (arrows are the only ways information flows):
 
-1. A latent creditworthiness ``z ~ N(0, 1)`` per customer (never written out).
-   - Bureau: score rises with z; delinquencies (24 m), inquiries (6 m), utilisation and
-     debt-to-income fall with z; a recent bureau default is rare and likelier for low z.
-   - KYC: income and net worth rise with z; unemployment is likelier for low z; region is
-     independent of everything (a model should find nothing in it).
-2. A trading style per customer: turnover, concentration, appetite for volatile names and
-   for leverage. Styles are mildly correlated with low z (rho = 0.35, "gamblers"), otherwise
-   independent. Style drives the cash-account trading history (number of round trips,
-   holding period, how many names, which names) and the draw on the margin line.
-3. Applications: one per customer, on a trading day between ``first_application`` and one
-   year before the end of the price data. The trading history covers 3 to 36 months
-   strictly before that day; features may use only that.
+1. A latent creditworthiness ``z ~ N(0, 1)`` per customer (never written out)
+   (``_latent_and_style``).
+   - KYC (``_kyc``): income and net worth rise with z; unemployment is likelier for low z;
+     region is independent of everything (a model should find nothing in it).
+   - Bureau (``_bureau``): score rises with z; delinquencies (24 m), inquiries (6 m),
+     utilisation and debt-to-income fall with z; a recent bureau default is rare and
+     likelier for low z.
+2. A trading style per customer (``_latent_and_style``): turnover, concentration, appetite
+   for volatile names and for leverage. Styles are mildly correlated with low z
+   (rho = 0.35, "gamblers"), otherwise independent. Style drives the request and the basket
+   (``_request_and_basket``), the cash-account trading history (``_round_trips``,
+   ``_trades_table``: number of round trips, holding period, how many names, which names),
+   the cash flows (``_cash_flows``) and the draw on the margin line.
+3. Applications (``_application_timeline``): one per customer, on a trading day between
+   ``first_application`` and one year before the end of the price data. The trading
+   history covers 3 to 36 months strictly before that day; features may use only that.
 4. Outcomes over the 12 months (252 trading days) after the application, by running the
-   margin account through the real price paths of the customer's basket:
+   margin account through the real price paths of the customer's basket
+   (``_simulate_margin``: ``_account_behaviour`` draws, then ``_MarginAccounts`` day by day):
    - the customer draws part of the line at once (leverage appetite) and more later
      (credit-conversion propensity, higher for low z), the loan buys the basket;
    - maintenance ratio = (securities + cash) / (loan + accrued interest), regime ``cn``:
@@ -39,29 +46,23 @@ Prices are the real S&P 500 paths (``../shared/datasets/sp500_prices``) when pre
 documented simulation in ``features.prices.simulate_panel`` otherwise.
 
 Determinism and scale: customers are made in fixed chunks of ``CHUNK_SIZE``, each with its
-own random stream ``SeedSequence([seed, chunk])``, and appended to the parquet files chunk
-by chunk, so memory is bounded by one chunk whatever N is and the same seed gives
-byte-identical tables.
+own random stream ``SeedSequence([seed, chunk])`` (``population_chunks`` yields them one
+at a time), so memory is bounded by one chunk whatever N is and the same seed gives
+byte-identical tables. Writing them to disk (temp dir, manifest, atomic publish) is a
+pipeline's job: ``pipelines/generate.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from creditdesk.errors import InputError
-from features.prices import PricePanel, load_price_panel
+from features.prices import PricePanel
 from features.schemas import EMPLOYMENT, REGIONS, TABLES
 
 CHUNK_SIZE = 10_000  # fixed: part of the determinism contract (changing it changes the data)
@@ -166,6 +167,13 @@ def prices_table(panel: PricePanel) -> pd.DataFrame:
     )
 
 
+def used_prices(panel: PricePanel, config: PopulationConfig) -> PricePanel:
+    """The window of the panel a population needs: the longest history before the first application."""
+    market = _prepare_market(panel, config)
+    first_date = market.dates[max(market.first_app_idx - HISTORY_MONTHS[1] * TRADING_DAYS_PER_MONTH - 1, 0)]
+    return panel.window(pd.Timestamp(first_date), pd.Timestamp(panel.dates[-1]))
+
+
 def _credit_event_intercept(config: PopulationConfig) -> float:
     """Intercept that makes the calm-market mean credit-event probability hit the target.
 
@@ -195,6 +203,33 @@ def _credit_event_score(z: np.ndarray, dti: np.ndarray, unemployed: np.ndarray) 
     return -1.05 * z + 0.6 * np.log(dti / 0.28) + 0.7 * unemployed
 
 
+def validate_request(n_customers: int, seed: int) -> None:
+    """Refuse a population size or seed the generator cannot honour, before any work."""
+    if isinstance(n_customers, bool) or not isinstance(n_customers, int) or n_customers <= 0:
+        raise InputError(f"--customers must be a positive integer, got {n_customers}", field="customers")
+    if n_customers > MAX_CUSTOMERS:
+        raise InputError(f"--customers must be at most {MAX_CUSTOMERS:,}, got {n_customers:,}")
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+
+
+def chunk_count(n_customers: int) -> int:
+    return -(-n_customers // CHUNK_SIZE)
+
+
+def population_chunks(
+    n_customers: int, seed: int, panel: PricePanel, config: PopulationConfig | None = None
+) -> Iterator[dict[str, pd.DataFrame]]:
+    """Yield the population's tables chunk by chunk (``OUTPUT_TABLES``, one frame each)."""
+    validate_request(n_customers, seed)
+    config = config or PopulationConfig()
+    market = _prepare_market(panel, config)
+    intercept = _credit_event_intercept(config)
+    for c in range(chunk_count(n_customers)):
+        size = min(CHUNK_SIZE, n_customers - c * CHUNK_SIZE)
+        yield _chunk(c, size, seed, market, config, intercept)
+
+
 def _chunk(
     chunk_index: int,
     n: int,
@@ -203,23 +238,89 @@ def _chunk(
     config: PopulationConfig,
     intercept: float,
 ) -> dict[str, pd.DataFrame]:
+    """One chunk of customers: the causal steps of the module docstring, in draw order."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, chunk_index]))
     customer_id = np.arange(n, dtype=np.int64) + chunk_index * CHUNK_SIZE + 1
-    dates = market.dates
+    latent = _latent_and_style(rng, n, config)
+    timeline = _application_timeline(rng, n, market)
+    kyc = _kyc(rng, latent)
+    bureau = _bureau(rng, latent, kyc.age)
+    basket = _request_and_basket(rng, latent, kyc.net_worth, market)
+    trips = _round_trips(rng, latent, timeline, basket, market)
+    trades = _trades_table(rng, customer_id, trips, market)
+    platform_assets = _platform_assets(trips, timeline, basket.equity, market)
+    cash_flows = _cash_flows(rng, customer_id, latent.z, timeline, basket.equity, market.dates)
+    outcome = _simulate_margin(
+        rng, timeline.app_idx, basket, latent, kyc, bureau.dti, market, config, intercept
+    )
+    applications = _applications_table(customer_id, timeline, basket.requested_line, platform_assets, market)
+    return {
+        "customers": _customers_table(customer_id, kyc, market.dates[timeline.open_idx]),
+        "bureau": _bureau_table(customer_id, bureau),
+        "trades": trades,
+        "cash_flows": cash_flows,
+        "applications": applications,
+        "outcomes": _outcomes_table(applications, timeline, basket.requested_line, outcome, market),
+    }
 
-    # 1. latent creditworthiness and trading style
+
+@dataclass(frozen=True)
+class _Latent:
+    """Step 1 and 2: creditworthiness z and the four trading-style factors."""
+
+    z: np.ndarray
+    s_turnover: np.ndarray
+    s_concentration: np.ndarray
+    s_volatile: np.ndarray
+    s_leverage: np.ndarray
+
+
+def _latent_and_style(rng: np.random.Generator, n: int, config: PopulationConfig) -> _Latent:
     z = rng.standard_normal(n)
     rho = config.style_z_correlation
     style = -rho * z[:, None] + np.sqrt(1.0 - rho**2) * rng.standard_normal((n, 4))
     s_turnover, s_concentration, s_volatile, s_leverage = style.T
+    return _Latent(z, s_turnover, s_concentration, s_volatile, s_leverage)
 
-    # 2. application date and history
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Step 3: the application day and the history window before it (price-panel indices)."""
+
+    app_idx: np.ndarray
+    history_months: np.ndarray
+    history_days: np.ndarray
+    open_idx: np.ndarray
+
+
+def _application_timeline(rng: np.random.Generator, n: int, market: _Market) -> _Timeline:
     app_idx = rng.integers(market.first_app_idx, market.last_app_idx + 1, n)
     history_months = rng.integers(HISTORY_MONTHS[0], HISTORY_MONTHS[1] + 1, n)
     history_days = history_months * TRADING_DAYS_PER_MONTH
-    open_idx = app_idx - history_days
+    return _Timeline(app_idx, history_months, history_days, app_idx - history_days)
 
-    # 3. KYC
+
+@dataclass(frozen=True)
+class _Kyc:
+    age: np.ndarray
+    unemployed: np.ndarray
+    employment: np.ndarray
+    income: np.ndarray
+    net_worth: np.ndarray
+    liquid_outside: np.ndarray
+    experience: np.ndarray
+    questionnaire: np.ndarray
+    region: np.ndarray
+    identity_verified: np.ndarray
+    is_pep: np.ndarray
+    pep_reviewed: np.ndarray
+    sanctions_hit: np.ndarray
+
+
+def _kyc(rng: np.random.Generator, latent: _Latent) -> _Kyc:
+    """KYC answers: income and wealth rise with z, unemployment likelier for low z, region is noise."""
+    z = latent.z
+    n = len(z)
     age = np.clip(np.round(20 + 55 * rng.beta(2.0, 3.2, n) + 2.0 * z), 18, 85).astype(np.int16)
     age[rng.random(n) < 0.002] = 17  # data-entry cases the knock-outs must catch
     unemployed = rng.random(n) < _sigmoid(-3.2 - 0.8 * z)
@@ -238,62 +339,139 @@ def _chunk(
     income = np.maximum(income * income_factor, 3_000.0)
     net_worth = income * np.exp(0.9 + 0.02 * (age - 40) + 0.3 * z + 0.7 * rng.standard_normal(n))
     liquid_outside = net_worth * rng.beta(2.0, 5.0, n)
-    experience = np.minimum(rng.poisson(np.exp(1.3 + 0.015 * (age - 40) + 0.2 * s_turnover)), age - 16)
+    experience = np.minimum(rng.poisson(np.exp(1.3 + 0.015 * (age - 40) + 0.2 * latent.s_turnover)), age - 16)
     experience = np.maximum(experience, 0).astype(np.int16)
     questionnaire = np.clip(
-        np.round(50 + 14 * s_volatile + 10 * s_leverage + 10 * rng.standard_normal(n)), 0, 100
+        np.round(50 + 14 * latent.s_volatile + 10 * latent.s_leverage + 10 * rng.standard_normal(n)), 0, 100
     ).astype(np.int16)
     region = np.array(REGIONS, dtype=object)[rng.choice(len(REGIONS), n, p=[0.25, 0.2, 0.3, 0.15, 0.1])]
     identity_verified = rng.random(n) > 0.015
     is_pep = rng.random(n) < 0.005
     pep_reviewed = is_pep & (rng.random(n) < 0.6)
     sanctions_hit = rng.random(n) < 0.0005
+    return _Kyc(
+        age,
+        unemployed,
+        employment,
+        income,
+        net_worth,
+        liquid_outside,
+        experience,
+        questionnaire,
+        region,
+        identity_verified,
+        is_pep,
+        pep_reviewed,
+        sanctions_hit,
+    )
 
-    # 4. bureau
+
+@dataclass(frozen=True)
+class _Bureau:
+    bureau_score: np.ndarray
+    delinquencies: np.ndarray
+    inquiries: np.ndarray
+    open_accounts: np.ndarray
+    oldest_months: np.ndarray
+    utilisation: np.ndarray
+    dti: np.ndarray
+    bureau_default: np.ndarray
+
+
+def _bureau(rng: np.random.Generator, latent: _Latent, age: np.ndarray) -> _Bureau:
+    """Bureau file: score rises with z; delinquencies, inquiries, utilisation and DTI fall with it."""
+    z = latent.z
+    n = len(z)
     bureau_score = np.clip(np.round(690 + 55 * (0.75 * z + 0.66 * rng.standard_normal(n))), 300, 850)
     delinquencies = np.minimum(rng.poisson(np.exp(-1.6 - 0.9 * z)), 30)
-    inquiries = np.minimum(rng.poisson(np.exp(-0.2 - 0.35 * z + 0.2 * s_leverage)), 30)
+    inquiries = np.minimum(rng.poisson(np.exp(-0.2 - 0.35 * z + 0.2 * latent.s_leverage)), 30)
     open_accounts = np.minimum(rng.poisson(2.0 + 0.06 * (age - 18) + 0.4 * np.maximum(z, -1)), 60)
     oldest_months = np.round(np.maximum(age - 18, 0) * 12 * rng.beta(3.0, 2.0, n))
     utilisation = np.clip(_sigmoid(-0.8 - 0.7 * z + 0.5 * rng.standard_normal(n)) * 1.1, 0.0, 1.5)
     dti = _debt_to_income(z, rng.standard_normal(n))
     bureau_default = rng.random(n) < _sigmoid(-5.3 - 1.3 * z)
+    return _Bureau(
+        bureau_score, delinquencies, inquiries, open_accounts, oldest_months, utilisation, dti, bureau_default
+    )
 
-    # 5. platform assets, the request and the basket
+
+@dataclass(frozen=True)
+class _Basket:
+    """Platform equity, the requested line and the names held (slots sorted by score)."""
+
+    equity: np.ndarray
+    requested_line: np.ndarray
+    n_names: np.ndarray
+    basket: np.ndarray  # (n, BASKET_MAX) ticker indices
+    weights: np.ndarray  # (n, BASKET_MAX), zero beyond n_names
+
+
+def _request_and_basket(
+    rng: np.random.Generator, latent: _Latent, net_worth: np.ndarray, market: _Market
+) -> _Basket:
+    """Platform assets, the line requested (leverage appetite) and the basket (style-driven)."""
+    n = len(latent.z)
     equity = np.maximum(net_worth * rng.beta(2.0, 8.0, n), 2_000.0)
-    request_share = np.clip(1.3 * _sigmoid(0.6 * s_leverage + 0.5 * rng.standard_normal(n)), 0.1, 1.5)
+    request_share = np.clip(1.3 * _sigmoid(0.6 * latent.s_leverage + 0.5 * rng.standard_normal(n)), 0.1, 1.5)
     requested_line = np.maximum(np.round(equity * request_share / 100.0) * 100.0, 500.0)
-    n_names = np.clip(np.round(1 + 7 * _sigmoid(-1.6 * s_concentration + 0.5 * rng.standard_normal(n))), 1, 8)
+    n_names = np.clip(
+        np.round(1 + 7 * _sigmoid(-1.6 * latent.s_concentration + 0.5 * rng.standard_normal(n))), 1, 8
+    )
     n_names = n_names.astype(np.int64)
     # Gumbel top-k: names drawn without replacement, tilted to volatile ones by appetite.
     n_tickers = len(market.tickers)
-    scores = 1.6 * s_volatile[:, None] * market.vol_score[None, :] + rng.gumbel(size=(n, n_tickers))
+    scores = 1.6 * latent.s_volatile[:, None] * market.vol_score[None, :] + rng.gumbel(size=(n, n_tickers))
     basket = np.argpartition(-scores, BASKET_MAX - 1, axis=1)[:, :BASKET_MAX]
     basket = np.take_along_axis(basket, np.argsort(np.take_along_axis(-scores, basket, 1), 1), 1)
     del scores
-    raw_w = rng.gamma(np.exp(0.6 - 0.8 * s_concentration)[:, None], 1.0, (n, BASKET_MAX))
+    raw_w = rng.gamma(np.exp(0.6 - 0.8 * latent.s_concentration)[:, None], 1.0, (n, BASKET_MAX))
     raw_w[np.arange(BASKET_MAX)[None, :] >= n_names[:, None]] = 0.0
     weights = raw_w / raw_w.sum(axis=1, keepdims=True)
+    return _Basket(equity, requested_line, n_names, basket, weights)
 
-    # 6. trading history: round trips (buy, later sell unless still held at application),
-    # then the portfolio held at the application date: one open buy per basket name in the
-    # last two months. That portfolio is the collateral the margin account carries forward.
+
+@dataclass(frozen=True)
+class _Trips:
+    """Round trips, one row per trip (sells of still-open trips are beyond the application)."""
+
+    owner: np.ndarray  # row of the chunk's customer
+    trip_no: np.ndarray
+    ticker_idx: np.ndarray
+    buy_day: np.ndarray
+    sell_day: np.ndarray  # clipped to the last price day
+    closed: np.ndarray  # sold before the application date
+    quantity: np.ndarray
+    buy_price: np.ndarray
+    sell_price: np.ndarray
+
+
+def _round_trips(
+    rng: np.random.Generator, latent: _Latent, timeline: _Timeline, basket: _Basket, market: _Market
+) -> _Trips:
+    """Trading history: round trips (buy, later sell unless still held at application).
+
+    Then the portfolio held at the application date: one open buy per basket name in the
+    last two months. That portfolio is the collateral the margin account carries forward.
+    """
+    app_idx, history_days = timeline.app_idx, timeline.history_days
+    n_names, weights, equity = basket.n_names, basket.weights, basket.equity
+    s_turnover = latent.s_turnover
     trips_per_month = np.clip(np.exp(0.1 + 0.7 * s_turnover), 0.1, 20.0)
-    n_trips = np.minimum(rng.poisson(trips_per_month * history_months), MAX_ROUND_TRIPS)
+    n_trips = np.minimum(rng.poisson(trips_per_month * timeline.history_months), MAX_ROUND_TRIPS)
     per_owner = n_trips + n_names
-    owner = np.repeat(np.arange(n), per_owner)
+    owner = np.repeat(np.arange(len(app_idx)), per_owner)
     m = len(owner)
     trip_no = np.arange(m) - np.repeat(np.cumsum(per_owner) - per_owner, per_owner)
     holding = trip_no >= n_trips[owner]
     cum_w = np.cumsum(weights, axis=1)[owner]
     random_slot = np.minimum((rng.random(m)[:, None] > cum_w).sum(axis=1), n_names[owner] - 1)
     slot = np.where(holding, trip_no - n_trips[owner], random_slot)
-    ticker_idx = basket[owner, slot]
+    ticker_idx = basket.basket[owner, slot]
     recent = np.minimum(42, history_days[owner] - 1)
     buy_day = np.where(
         holding,
         app_idx[owner] - 1 - np.floor(rng.random(m) * recent).astype(np.int64),
-        open_idx[owner] + np.floor(rng.random(m) * history_days[owner]).astype(np.int64),
+        timeline.open_idx[owner] + np.floor(rng.random(m) * history_days[owner]).astype(np.int64),
     )
     mean_hold = np.clip(np.exp(3.0 - 0.9 * s_turnover), 1.0, 250.0)[owner]
     hold = np.maximum(1, np.ceil(rng.exponential(mean_hold))).astype(np.int64)
@@ -303,52 +481,78 @@ def _chunk(
     buy_price = np.round(market.close[buy_day, ticker_idx] * (1 + 0.003 * rng.standard_normal(m)), 4)
     buy_price = np.maximum(buy_price, 0.0001)
     quantity = np.maximum(1, np.floor(notional / buy_price)).astype(np.int64)
-    sell_day_c = np.minimum(sell_day, len(dates) - 1)
+    sell_day_c = np.minimum(sell_day, len(market.dates) - 1)
     sell_price = np.round(market.close[sell_day_c, ticker_idx] * (1 + 0.003 * rng.standard_normal(m)), 4)
     sell_price = np.maximum(sell_price, 0.0001)
+    return _Trips(owner, trip_no, ticker_idx, buy_day, sell_day_c, closed, quantity, buy_price, sell_price)
 
-    def fee(q: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return np.maximum(100, np.round(q * p * 100 * 0.0005)).astype(np.int64)  # 5 bp, min $1
 
-    seconds = rng.integers(9 * 3600 + 1800, 16 * 3600, (m, 2))
+def _fee_minor(q: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return np.maximum(100, np.round(q * p * 100 * 0.0005)).astype(np.int64)  # 5 bp, min $1
+
+
+def _trades_table(
+    rng: np.random.Generator, customer_id: np.ndarray, trips: _Trips, market: _Market
+) -> pd.DataFrame:
+    """Buys and (closed trips') sells with intraday timestamps, sorted per customer in time."""
+    dates = market.dates
+    seconds = rng.integers(9 * 3600 + 1800, 16 * 3600, (len(trips.owner), 2))
+    ids = customer_id[trips.owner]
     buys = pd.DataFrame(
         {
-            "trade_id": customer_id[owner] * 1000 + 2 * trip_no,
-            "customer_id": customer_id[owner],
-            "timestamp": dates[buy_day] + seconds[:, 0].astype("timedelta64[s]"),
-            "ticker": market.tickers[ticker_idx],
+            "trade_id": ids * 1000 + 2 * trips.trip_no,
+            "customer_id": ids,
+            "timestamp": dates[trips.buy_day] + seconds[:, 0].astype("timedelta64[s]"),
+            "ticker": market.tickers[trips.ticker_idx],
             "side": "buy",
-            "quantity": quantity,
-            "price": buy_price,
-            "fees_minor": fee(quantity, buy_price),
+            "quantity": trips.quantity,
+            "price": trips.buy_price,
+            "fees_minor": _fee_minor(trips.quantity, trips.buy_price),
         }
     )
     sells = pd.DataFrame(
         {
-            "trade_id": customer_id[owner] * 1000 + 2 * trip_no + 1,
-            "customer_id": customer_id[owner],
-            "timestamp": dates[sell_day_c] + seconds[:, 1].astype("timedelta64[s]"),
-            "ticker": market.tickers[ticker_idx],
+            "trade_id": ids * 1000 + 2 * trips.trip_no + 1,
+            "customer_id": ids,
+            "timestamp": dates[trips.sell_day] + seconds[:, 1].astype("timedelta64[s]"),
+            "ticker": market.tickers[trips.ticker_idx],
             "side": "sell",
-            "quantity": quantity,
-            "price": sell_price,
-            "fees_minor": fee(quantity, sell_price),
+            "quantity": trips.quantity,
+            "price": trips.sell_price,
+            "fees_minor": _fee_minor(trips.quantity, trips.sell_price),
         }
-    )[closed]
+    )[trips.closed]
     trades = pd.concat([buys, sells], ignore_index=True)
-    trades = _sorted(trades, "customer_id", "timestamp", "trade_id")
+    return _sorted(trades, "customer_id", "timestamp", "trade_id")
 
-    # Holdings at the application date: round trips still open, valued at the previous close.
+
+def _platform_assets(trips: _Trips, timeline: _Timeline, equity: np.ndarray, market: _Market) -> np.ndarray:
+    """Holdings at the application date: round trips still open, valued at the previous close."""
+    still_open = ~trips.closed
     held_value = np.bincount(
-        owner[~closed],
-        weights=quantity[~closed] * market.close[app_idx[owner[~closed]] - 1, ticker_idx[~closed]],
-        minlength=n,
+        trips.owner[still_open],
+        weights=trips.quantity[still_open]
+        * market.close[timeline.app_idx[trips.owner[still_open]] - 1, trips.ticker_idx[still_open]],
+        minlength=len(equity),
     )
-    platform_assets = np.maximum(equity, held_value)
+    return np.maximum(equity, held_value)
 
-    # 7. cash flows: the opening deposit, then occasional deposits and withdrawals
-    # (withdrawals likelier for low z: a liquidity-stress signal).
-    n_extra = np.minimum(rng.poisson(0.3 * history_months), 40)
+
+def _cash_flows(
+    rng: np.random.Generator,
+    customer_id: np.ndarray,
+    z: np.ndarray,
+    timeline: _Timeline,
+    equity: np.ndarray,
+    dates: np.ndarray,
+) -> pd.DataFrame:
+    """The opening deposit, then occasional deposits and withdrawals.
+
+    Withdrawals are likelier for low z: a liquidity-stress signal.
+    """
+    n = len(z)
+    open_idx, history_days = timeline.open_idx, timeline.history_days
+    n_extra = np.minimum(rng.poisson(0.3 * timeline.history_months), 40)
     cf_owner = np.repeat(np.arange(n), n_extra)
     k = len(cf_owner)
     cf_day = open_idx[cf_owner] + 1 + np.floor(rng.random(k) * (history_days[cf_owner] - 1)).astype(np.int64)
@@ -376,94 +580,95 @@ def _chunk(
         ],
         ignore_index=True,
     )
-    cash_flows = _sorted(cash_flows, "customer_id", "timestamp")
+    return _sorted(cash_flows, "customer_id", "timestamp")
 
-    # 8. the 12 months after the application: the margin account through real prices
-    outcome = _simulate_margin(
-        rng,
-        app_idx,
-        basket,
-        weights,
-        equity,
-        requested_line,
-        z,
-        s_leverage,
-        liquid_outside,
-        dti,
-        unemployed,
-        market,
-        config,
-        intercept,
-    )
 
-    to_minor = lambda x: np.round(np.asarray(x) * 100).astype(np.int64)  # noqa: E731
-    customers = pd.DataFrame(
+def _to_minor(x: np.ndarray | pd.Series) -> np.ndarray:
+    return np.round(np.asarray(x) * 100).astype(np.int64)
+
+
+def _customers_table(customer_id: np.ndarray, kyc: _Kyc, opened: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "customer_id": customer_id,
-            "age": age,
-            "annual_income_minor": to_minor(np.round(income, -1)),
-            "net_worth_minor": to_minor(np.round(net_worth, -2)),
-            "liquid_assets_minor": to_minor(np.round(liquid_outside, -2)),
-            "employment": employment,
-            "investing_experience_years": experience,
-            "risk_questionnaire_score": questionnaire,
-            "region": region,
-            "identity_verified": identity_verified,
-            "is_pep": is_pep,
-            "pep_reviewed": pep_reviewed,
-            "sanctions_hit": sanctions_hit,
-            "account_opened_date": dates[open_idx],
+            "age": kyc.age,
+            "annual_income_minor": _to_minor(np.round(kyc.income, -1)),
+            "net_worth_minor": _to_minor(np.round(kyc.net_worth, -2)),
+            "liquid_assets_minor": _to_minor(np.round(kyc.liquid_outside, -2)),
+            "employment": kyc.employment,
+            "investing_experience_years": kyc.experience,
+            "risk_questionnaire_score": kyc.questionnaire,
+            "region": kyc.region,
+            "identity_verified": kyc.identity_verified,
+            "is_pep": kyc.is_pep,
+            "pep_reviewed": kyc.pep_reviewed,
+            "sanctions_hit": kyc.sanctions_hit,
+            "account_opened_date": opened,
         }
     )
-    bureau = pd.DataFrame(
+
+
+def _bureau_table(customer_id: np.ndarray, bureau: _Bureau) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "customer_id": customer_id,
-            "bureau_score": bureau_score.astype(np.int16),
-            "open_accounts": open_accounts.astype(np.int16),
-            "credit_utilisation": utilisation.round(4),
-            "delinquencies_24m": delinquencies.astype(np.int16),
-            "inquiries_6m": inquiries.astype(np.int16),
-            "oldest_account_months": oldest_months.astype(np.int16),
-            "debt_to_income": dti.round(4),
-            "bureau_default_24m": bureau_default,
+            "bureau_score": bureau.bureau_score.astype(np.int16),
+            "open_accounts": bureau.open_accounts.astype(np.int16),
+            "credit_utilisation": bureau.utilisation.round(4),
+            "delinquencies_24m": bureau.delinquencies.astype(np.int16),
+            "inquiries_6m": bureau.inquiries.astype(np.int16),
+            "oldest_account_months": bureau.oldest_months.astype(np.int16),
+            "debt_to_income": bureau.dti.round(4),
+            "bureau_default_24m": bureau.bureau_default,
         }
     )
-    applications = pd.DataFrame(
+
+
+def _applications_table(
+    customer_id: np.ndarray,
+    timeline: _Timeline,
+    requested_line: np.ndarray,
+    platform_assets: np.ndarray,
+    market: _Market,
+) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "application_id": customer_id + 5_000_000_000,
             "customer_id": customer_id,
-            "application_date": dates[app_idx],
-            "requested_line_minor": to_minor(requested_line),
-            "platform_assets_minor": to_minor(platform_assets),
+            "application_date": market.dates[timeline.app_idx],
+            "requested_line_minor": _to_minor(requested_line),
+            "platform_assets_minor": _to_minor(platform_assets),
         }
     )
-    outcomes = pd.DataFrame(
+
+
+def _outcomes_table(
+    applications: pd.DataFrame,
+    timeline: _Timeline,
+    requested_line: np.ndarray,
+    outcome: dict[str, np.ndarray],
+    market: _Market,
+) -> pd.DataFrame:
+    dates, app_idx = market.dates, timeline.app_idx
+    return pd.DataFrame(
         {
             "application_id": applications["application_id"].to_numpy(),
-            "customer_id": customer_id,
+            "customer_id": applications["customer_id"].to_numpy(),
             "default_12m": outcome["default"],
             "default_cause": outcome["cause"],
             "default_date": np.where(
                 outcome["default"], dates[app_idx + outcome["default_day"]], np.datetime64("NaT")
             ).astype("datetime64[ns]"),
             "observation_end_date": dates[app_idx + HORIZON_DAYS],
-            "credit_limit_minor": to_minor(requested_line),
-            "drawn_at_open_minor": to_minor(outcome["drawn0"]),
-            "exposure_at_default_minor": to_minor(outcome["ead"]),
-            "loss_minor": to_minor(outcome["loss"]),
-            "recovery_minor": to_minor(outcome["ead"]) - to_minor(outcome["loss"]),
+            "credit_limit_minor": _to_minor(requested_line),
+            "drawn_at_open_minor": _to_minor(outcome["drawn0"]),
+            "exposure_at_default_minor": _to_minor(outcome["ead"]),
+            "loss_minor": _to_minor(outcome["loss"]),
+            "recovery_minor": _to_minor(outcome["ead"]) - _to_minor(outcome["loss"]),
             "margin_calls_12m": outcome["calls"].astype(np.int16),
             "liquidated": outcome["liquidated"],
         }
     )
-    return {
-        "customers": customers,
-        "bureau": bureau,
-        "trades": trades,
-        "cash_flows": cash_flows,
-        "applications": applications,
-        "outcomes": outcomes,
-    }
 
 
 def _sorted(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
@@ -472,145 +677,212 @@ def _sorted(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
     return frame.take(order).reset_index(drop=True)
 
 
-def _simulate_margin(
-    rng: np.random.Generator,
-    app_idx: np.ndarray,
-    basket: np.ndarray,
-    weights: np.ndarray,
-    equity: np.ndarray,
-    line: np.ndarray,
-    z: np.ndarray,
-    s_leverage: np.ndarray,
-    liquid_outside: np.ndarray,
-    dti: np.ndarray,
-    unemployed: np.ndarray,
-    market: _Market,
-    config: PopulationConfig,
-    intercept: float,
-) -> dict[str, np.ndarray]:
-    """Run every account through its basket's next 252 trading days (vectorised over accounts)."""
+def _portfolio_returns(app_idx: np.ndarray, basket: _Basket, market: _Market) -> np.ndarray:
+    """Daily basket returns over the horizon, shaped (day, account) so each day is contiguous."""
     n = len(app_idx)
     days = np.arange(1, HORIZON_DAYS + 1)
     rows = app_idx[:, None] + days[None, :]  # (n, H)
     port_ret = np.zeros((n, HORIZON_DAYS))
     for k in range(BASKET_MAX):
-        port_ret += weights[:, k : k + 1] * market.returns[rows, basket[:, k : k + 1]]
-    port_ret = np.ascontiguousarray(port_ret.T)  # (day, account): each day's slice is contiguous
-    del rows
+        port_ret += basket.weights[:, k : k + 1] * market.returns[rows, basket.basket[:, k : k + 1]]
+    return np.ascontiguousarray(port_ret.T)
 
+
+@dataclass(frozen=True)
+class _Behaviour:
+    """What each customer will do, drawn up front: draws, call responses, the credit event day."""
+
+    drawn0: np.ndarray
+    extra_total: np.ndarray  # further draws spread over the first 126 days
+    p_meet: np.ndarray
+    credit_day: np.ndarray  # HORIZON_DAYS + 10 when there is no credit event
+    meet_draw: np.ndarray  # (n, 4): uniforms deciding the first few calls
+
+
+def _account_behaviour(
+    rng: np.random.Generator,
+    app_idx: np.ndarray,
+    basket: _Basket,
+    latent: _Latent,
+    kyc: _Kyc,
+    dti: np.ndarray,
+    market: _Market,
+    config: PopulationConfig,
+    intercept: float,
+) -> _Behaviour:
+    n = len(app_idx)
+    z, s_leverage, line = latent.z, latent.s_leverage, basket.requested_line
     draw_share = np.clip(_sigmoid(1.2 + 1.5 * s_leverage + 0.5 * rng.standard_normal(n)), 0.05, 1.0)
-    drawn0 = np.minimum(line * draw_share, equity)  # cn: at most 1 of loan per 1 of margin
+    drawn0 = np.minimum(line * draw_share, basket.equity)  # cn: at most 1 of loan per 1 of margin
     drawn0 = np.round(drawn0, 2)
     ccf_propensity = np.clip(_sigmoid(-1.5 - 0.6 * z + 0.5 * s_leverage + 0.5 * rng.standard_normal(n)), 0, 1)
     extra_total = ccf_propensity * (line - drawn0)
-    p_meet = _sigmoid(0.8 + 0.9 * z + 0.3 * np.log1p(liquid_outside / np.maximum(drawn0, 1.0)))
+    p_meet = _sigmoid(0.8 + 0.9 * z + 0.3 * np.log1p(kyc.liquid_outside / np.maximum(drawn0, 1.0)))
     p_credit = _sigmoid(
         intercept
-        + _credit_event_score(z, dti, unemployed)
+        + _credit_event_score(z, dti, kyc.unemployed)
         + config.crash_sensitivity * market.market_fwd_fall[app_idx]
     )
     credit_event = rng.random(n) < p_credit
     credit_day = np.where(credit_event, rng.integers(1, HORIZON_DAYS + 1, n), HORIZON_DAYS + 10)
     meet_draw = rng.random((n, 4))  # at most a few calls decide independently
-    daily_rate = config.loan_rate_annual / 252.0
+    return _Behaviour(drawn0, extra_total, p_meet, credit_day, meet_draw)
 
-    securities = equity + drawn0
-    cash = np.zeros(n)
-    loan = drawn0.copy()
-    interest = np.zeros(n)
-    active = np.ones(n, dtype=bool)
-    call_day = np.full(n, -1)
-    call_met = np.zeros(n, dtype=bool)
-    calls = np.zeros(n, dtype=np.int64)
-    liquidated = np.zeros(n, dtype=bool)
-    default = np.zeros(n, dtype=bool)
-    cause = np.full(n, "none", dtype=object)
-    default_day = np.zeros(n, dtype=np.int64)
-    ead = np.zeros(n)
-    loss = np.zeros(n)
 
-    # Forced sales are staged: a concentrated or volatile basket is sold over several days
-    # (at most a share of each day's liquidity), so it stays exposed to the market meanwhile.
-    max_weight = weights.max(axis=1)
-    basket_vol = np.abs(market.vol_score[basket] * weights).sum(axis=1)
-    sell_days = (1 + (max_weight > 0.5) + (max_weight > 0.8) + (basket_vol > 1.0)).astype(np.int64)
-    selling = np.zeros(n, dtype=bool)
-    days_left = np.zeros(n, dtype=np.int64)
+class _MarginAccounts:
+    """The margin accounts' state, advanced one trading day at a time (vectorised over accounts).
 
-    def start_default(mask: np.ndarray, t: int, why: str) -> None:
+    Forced sales are staged: a concentrated or volatile basket is sold over several days
+    (at most a share of each day's liquidity), so it stays exposed to the market meanwhile.
+    """
+
+    def __init__(
+        self,
+        basket: _Basket,
+        behaviour: _Behaviour,
+        port_ret: np.ndarray,
+        market: _Market,
+        config: PopulationConfig,
+    ) -> None:
+        n = len(behaviour.drawn0)
+        self.config = config
+        self.behaviour = behaviour
+        self.port_ret = port_ret
+        self.daily_rate = config.loan_rate_annual / 252.0
+        self.securities = basket.equity + behaviour.drawn0
+        self.cash = np.zeros(n)
+        self.loan = behaviour.drawn0.copy()
+        self.interest = np.zeros(n)
+        self.active = np.ones(n, dtype=bool)
+        self.call_day = np.full(n, -1)
+        self.call_met = np.zeros(n, dtype=bool)
+        self.calls = np.zeros(n, dtype=np.int64)
+        self.liquidated = np.zeros(n, dtype=bool)
+        self.default = np.zeros(n, dtype=bool)
+        self.cause = np.full(n, "none", dtype=object)
+        self.default_day = np.zeros(n, dtype=np.int64)
+        self.ead = np.zeros(n)
+        self.loss = np.zeros(n)
+        max_weight = basket.weights.max(axis=1)
+        basket_vol = np.abs(market.vol_score[basket.basket] * basket.weights).sum(axis=1)
+        self.sell_days = (1 + (max_weight > 0.5) + (max_weight > 0.8) + (basket_vol > 1.0)).astype(np.int64)
+        self.selling = np.zeros(n, dtype=bool)
+        self.days_left = np.zeros(n, dtype=np.int64)
+
+    def start_default(self, mask: np.ndarray, t: int, why: str) -> None:
         if not mask.any():
             return
-        default[mask] = True
-        cause[mask] = why
-        default_day[mask] = t
-        liquidated[mask] = True
-        active[mask] = False  # no more draws; interest still accrues until the debt is settled
-        selling[mask] = True
-        days_left[mask] = sell_days[mask]
+        self.default[mask] = True
+        self.cause[mask] = why
+        self.default_day[mask] = t
+        self.liquidated[mask] = True
+        self.active[mask] = False  # no more draws; interest still accrues until the debt is settled
+        self.selling[mask] = True
+        self.days_left[mask] = self.sell_days[mask]
 
-    def sell_step(t: int) -> None:
+    def sell_step(self, t: int) -> None:
         """Sell 1/days_left of what is left at today's price, with slippage worse on gap days."""
-        if not selling.any():
+        if not self.selling.any():
             return
-        idx = np.flatnonzero(selling)
-        gap = np.abs(port_ret[t - 1, idx])
+        idx = np.flatnonzero(self.selling)
+        gap = np.abs(self.port_ret[t - 1, idx])
         slippage = 0.004 + 0.5 * gap
-        portion = securities[idx] / days_left[idx]
-        cash[idx] += portion * (1.0 - slippage)
-        securities[idx] -= portion
-        days_left[idx] -= 1
-        done = idx[days_left[idx] == 0]
+        portion = self.securities[idx] / self.days_left[idx]
+        self.cash[idx] += portion * (1.0 - slippage)
+        self.securities[idx] -= portion
+        self.days_left[idx] -= 1
+        done = idx[self.days_left[idx] == 0]
         if len(done):
-            debt = loan[done] + interest[done]
-            shortfall = np.maximum(0.0, debt - cash[done])
-            booked = (
-                shortfall * (1.0 - config.collection_recovery_share)
-                + config.workout_cost_share * debt
-                + config.workout_cost_fixed
-            )
-            loss[done] = np.minimum(booked, debt)
-            ead[done] = debt
-            selling[done] = False
+            self.settle(done)
 
-    for t in range(1, HORIZON_DAYS + 1):
-        draw = np.where(active, extra_total / 126.0 * (t <= 126), 0.0)
-        loan += draw
-        securities = securities * (1.0 + port_ret[t - 1]) + draw
-        interest += np.where(active | selling, loan * daily_rate, 0.0)
-        sell_step(t)
-        start_default(active & (credit_day == t), t, "credit_event")
-        ratio = (securities + cash) / np.maximum(loan + interest, 1e-9)
-        new_call = active & (call_day < 0) & (ratio < config.call_ratio)
+    def settle(self, done: np.ndarray) -> None:
+        """Book EAD and loss once an account's collateral is sold."""
+        config = self.config
+        debt = self.loan[done] + self.interest[done]
+        shortfall = np.maximum(0.0, debt - self.cash[done])
+        booked = (
+            shortfall * (1.0 - config.collection_recovery_share)
+            + config.workout_cost_share * debt
+            + config.workout_cost_fixed
+        )
+        self.loss[done] = np.minimum(booked, debt)
+        self.ead[done] = debt
+        self.selling[done] = False
+
+    def day(self, t: int) -> None:
+        """One trading day: draw, mark, accrue, sell, credit events, calls, top-ups, liquidations."""
+        b, config = self.behaviour, self.config
+        draw = np.where(self.active, b.extra_total / 126.0 * (t <= 126), 0.0)
+        self.loan += draw
+        self.securities = self.securities * (1.0 + self.port_ret[t - 1]) + draw
+        self.interest += np.where(self.active | self.selling, self.loan * self.daily_rate, 0.0)
+        self.sell_step(t)
+        self.start_default(self.active & (b.credit_day == t), t, "credit_event")
+        self.margin_calls(t)
+        unmet = (
+            self.active
+            & (self.call_day >= 0)
+            & ~self.call_met
+            & (t >= self.call_day + config.call_deadline_days)
+        )
+        self.start_default(unmet, t, "margin_shortfall")
+
+    def margin_calls(self, t: int) -> None:
+        """Issue calls below the call line (decided by the up-front draws); meet them the next day."""
+        b, config = self.behaviour, self.config
+        loan, interest, call_day, calls = self.loan, self.interest, self.call_day, self.calls
+        ratio = (self.securities + self.cash) / np.maximum(loan + interest, 1e-9)
+        new_call = self.active & (call_day < 0) & (ratio < config.call_ratio)
         if new_call.any():
             calls[new_call] += 1
             call_day[new_call] = t
-            draw_u = meet_draw[new_call, np.minimum(calls[new_call] - 1, 3)]
-            call_met[new_call] = draw_u < p_meet[new_call]
-        top_up = active & (call_day >= 0) & call_met & (t == call_day + 1)
+            draw_u = b.meet_draw[new_call, np.minimum(calls[new_call] - 1, 3)]
+            self.call_met[new_call] = draw_u < b.p_meet[new_call]
+        top_up = self.active & (call_day >= 0) & self.call_met & (t == call_day + 1)
         if top_up.any():
-            need = config.topup_ratio * (loan[top_up] + interest[top_up]) - securities[top_up] - cash[top_up]
-            cash[top_up] += np.maximum(need, 0.0)
+            need = (
+                config.topup_ratio * (loan[top_up] + interest[top_up])
+                - self.securities[top_up]
+                - self.cash[top_up]
+            )
+            self.cash[top_up] += np.maximum(need, 0.0)
             call_day[top_up] = -1
-        unmet = active & (call_day >= 0) & ~call_met & (t >= call_day + config.call_deadline_days)
-        start_default(unmet, t, "margin_shortfall")
-    # Sales still running at the horizon are finished at its last close.
-    days_left[selling] = 1
-    sell_step(HORIZON_DAYS)
 
-    drawn0_out = drawn0
+
+def _simulate_margin(
+    rng: np.random.Generator,
+    app_idx: np.ndarray,
+    basket: _Basket,
+    latent: _Latent,
+    kyc: _Kyc,
+    dti: np.ndarray,
+    market: _Market,
+    config: PopulationConfig,
+    intercept: float,
+) -> dict[str, np.ndarray]:
+    """Run every account through its basket's next 252 trading days (vectorised over accounts)."""
+    port_ret = _portfolio_returns(app_idx, basket, market)
+    behaviour = _account_behaviour(rng, app_idx, basket, latent, kyc, dti, market, config, intercept)
+    book = _MarginAccounts(basket, behaviour, port_ret, market, config)
+    for t in range(1, HORIZON_DAYS + 1):
+        book.day(t)
+    # Sales still running at the horizon are finished at its last close.
+    book.days_left[book.selling] = 1
+    book.sell_step(HORIZON_DAYS)
     return {
-        "default": default,
-        "cause": cause,
-        "default_day": default_day,
-        "drawn0": drawn0_out,
-        "ead": np.round(ead, 2),
-        "loss": np.round(loss, 2),
-        "calls": calls,
-        "liquidated": liquidated,
+        "default": book.default,
+        "cause": book.cause,
+        "default_day": book.default_day,
+        "drawn0": behaviour.drawn0,
+        "ead": np.round(book.ead, 2),
+        "loss": np.round(book.loss, 2),
+        "calls": book.calls,
+        "liquidated": book.liquidated,
     }
 
 
-def _arrow_schema(table: str) -> pa.Schema:
+def arrow_schema(table: str) -> pa.Schema:
+    """The parquet schema of a source table, from ``features.schemas.TABLES``."""
     mapping = {
         "int64": pa.int64(),
         "int16": pa.int16(),
@@ -622,8 +894,9 @@ def _arrow_schema(table: str) -> pa.Schema:
     return pa.schema([(name, mapping[dtype]) for name, dtype in TABLES[table].items()])
 
 
-def _to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
-    schema = _arrow_schema(table)
+def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
+    """``frame`` as an Arrow table with exactly the source schema's columns and types."""
+    schema = arrow_schema(table)
     arrays = [
         pa.array(frame[name].to_numpy(), type=field.type, from_pandas=True)
         for name, field in zip(schema.names, schema, strict=True)
@@ -631,135 +904,18 @@ def _to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _prepare_out_dir(out_dir: Path) -> Path:
-    """A private temp dir beside ``out_dir`` (same filesystem, so the final move is a rename)."""
-    parent = out_dir.parent
-    blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise InputError(f"--out {out_dir}: {blocker} is a file, not a directory")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise InputError(f"--out {out_dir}: exists and is not a directory")
-        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    except PermissionError as exc:
-        raise InputError(f"--out {out_dir}: not writable ({exc.strerror})") from None
-    except OSError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def generate_population(
-    n_customers: int,
-    seed: int,
-    out_dir: Path,
-    *,
-    config: PopulationConfig | None = None,
-    prices_path: Path | None = None,
-    panel: PricePanel | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, object]:
-    """Write the population's parquet tables into ``out_dir`` and return its manifest.
-
-    Tables are written to a temp dir beside ``out_dir`` and moved in only when complete,
-    so an interrupted or failed run never leaves half a population behind.
-    """
-    if isinstance(n_customers, bool) or not isinstance(n_customers, int) or n_customers <= 0:
-        raise InputError(f"--customers must be a positive integer, got {n_customers}", field="customers")
-    if n_customers > MAX_CUSTOMERS:
-        raise InputError(f"--customers must be at most {MAX_CUSTOMERS:,}, got {n_customers:,}")
-    if seed < 0:
-        raise InputError(f"--seed must be >= 0, got {seed}")
-    config = config or PopulationConfig()
-    out_dir = Path(out_dir)
-    tmp = _prepare_out_dir(out_dir)
-    try:
-        if panel is None:
-            panel = load_price_panel(prices_path, start="2001-01-01")
-        market = _prepare_market(panel, config)
-        intercept = _credit_event_intercept(config)
-        writers = {t: pq.ParquetWriter(tmp / f"{t}.parquet", _arrow_schema(t)) for t in OUTPUT_TABLES}
-        counts = dict.fromkeys(OUTPUT_TABLES, 0)
-        n_chunks = -(-n_customers // CHUNK_SIZE)
-        try:
-            for c in range(n_chunks):
-                size = min(CHUNK_SIZE, n_customers - c * CHUNK_SIZE)
-                frames = _chunk(c, size, seed, market, config, intercept)
-                for name, frame in frames.items():
-                    writers[name].write_table(_to_arrow(frame, name))
-                    counts[name] += len(frame)
-                if on_progress is not None:
-                    on_progress(c + 1, n_chunks)
-        finally:
-            for writer in writers.values():
-                writer.close()
-        pq.write_table(
-            _to_arrow(instruments_table(panel, config), "instruments"), tmp / "instruments.parquet"
-        )
-        first_date = market.dates[
-            max(market.first_app_idx - HISTORY_MONTHS[1] * TRADING_DAYS_PER_MONTH - 1, 0)
-        ]
-        used = panel.window(pd.Timestamp(first_date), pd.Timestamp(panel.dates[-1]))
-        pq.write_table(_to_arrow(prices_table(used), "prices"), tmp / "prices.parquet")
-        counts["instruments"] = len(panel.tickers)
-        counts["prices"] = used.close.size
-        files = sorted(p.name for p in tmp.glob("*.parquet"))
-        manifest: dict[str, object] = {
-            "generator": "creditdesk.features.synthetic",
-            "customers": n_customers,
-            "seed": seed,
-            "chunk_size": CHUNK_SIZE,
-            "price_source": panel.source,
-            "config": asdict(config),
-            "rows": counts,
-            "sha256": {name: _sha256(tmp / name) for name in files},
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _move_into(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest
-
-
-def _move_into(tmp: Path, out_dir: Path) -> None:
-    """Publish the finished tables: a rename when ``out_dir`` is new, else file by file."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    for path in sorted(tmp.iterdir()):
-        os.replace(path, out_dir / path.name)
-    tmp.rmdir()
-
-
-def read_population(directory: Path) -> dict[str, pd.DataFrame]:
-    """Read every table a population directory holds (a convenience for tests and jobs)."""
-    directory = Path(directory)
-    tables = {}
-    for name in (*OUTPUT_TABLES, "instruments", "prices"):
-        path = directory / f"{name}.parquet"
-        if path.exists():
-            tables[name] = pd.read_parquet(path)
-    if not tables:
-        raise InputError(f"{directory}: no population tables found")
-    return tables
-
-
 __all__ = [
     "CHUNK_SIZE",
     "EMPLOYMENT",
+    "MAX_CUSTOMERS",
     "OUTPUT_TABLES",
     "PopulationConfig",
-    "generate_population",
+    "arrow_schema",
+    "chunk_count",
     "instruments_table",
-    "read_population",
+    "population_chunks",
+    "prices_table",
+    "to_arrow",
+    "used_prices",
+    "validate_request",
 ]

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress
 
         from creditdesk.settings import get_settings
-        from features.synthetic import generate_population
+        from pipelines.generate import generate_population
 
         if customers <= 0:
             raise InputError(f"--customers must be a positive integer, got {customers}")

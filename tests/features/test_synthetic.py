@@ -14,7 +14,8 @@ import pytest
 from creditdesk.errors import InputError
 from features.prices import PricePanel, load_price_panel, simulate_panel
 from features.schemas import TABLES
-from features.synthetic import OUTPUT_TABLES, generate_population, read_population
+from features.synthetic import OUTPUT_TABLES
+from pipelines.generate import generate_population, read_population
 from tests.conftest import DATASETS_DIR, REPO_ROOT
 
 SP500 = DATASETS_DIR / "sp500_prices" / "daily_prices.parquet"
