@@ -27,11 +27,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/creditdesk demo
 
-# Lint and types first (seconds), then the whole suite.
+# Lint, types and the rooms' import contracts first (seconds), then the whole suite.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
