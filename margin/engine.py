@@ -10,11 +10,11 @@ Regimes (thresholds are contract terms; the defaults are the usual ones):
 
 * ``cn`` (融资融券, licensed brokers): maintenance collateral ratio
   ``(cash + market value) / debt``; warning below 150 %, margin call below 130 % (top up to
-  150 % within 2 trading days), immediate forced liquidation below a house floor of 110 %,
-  cash withdrawable only above 300 %. Initial: financing margin ratio 100 % (exchange
-  notice of 2026-01-14; 80 % from 2023-09-08): available margin (cash plus collateral at
-  its conversion rate, net of the loan) must cover 100 % of the loan — at most one unit of
-  loan per unit of margin (see ``initial_margin_ok``).
+  150 % within 2 **trading** days on XSHG, ``call_deadline``), immediate forced liquidation
+  below a house floor of 110 %, cash withdrawable only above 300 %. Initial: the exchange's
+  available margin (保证金可用余额, ``available_margin``) must stay ≥ 0 after a financed buy,
+  with a financing margin ratio of 100 % for new contracts (exchange notice of 2026-01-14,
+  effective 2026-01-19; 80 % from 2023-09-08).
 * ``us``: Reg T 50 % initial (equity ≥ 50 % of long market value) and FINRA 4210 25 %
   maintenance (equity / market value), a house warning band at 30 % and a concentration
   add-on (+5 points when one position is more than 60 % of the account).
@@ -27,15 +27,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from creditdesk.calendars import add_trading_days_many
 from creditdesk.errors import InputError
 
-# Conversion rates (1 − haircut) by instrument kind: DESIGN.md, "The margin maths".
+# Conversion rates (1 − haircut) by the books' short instrument kinds, from the rule table in
+# margin/instruments.py (exchange caps, 实施细则 折算率): "bond" is an "other bond" (80 %);
+# government bonds and money-market / cash-management funds convert at 95 %.
 CONVERSION_RATE_BY_KIND = {
     "index_constituent": 0.70,
     "share": 0.65,
     "etf": 0.90,
-    "bond": 0.95,
-    "flagged": 0.0,  # ST / suspended / flagged shares are worth nothing as collateral
+    "government_bond": 0.95,
+    "money_market_fund": 0.95,
+    "bond": 0.80,
+    "fund": 0.80,
+    "flagged": 0.0,  # ST / *ST / P/E < 0 or > 300 / suspended: worth nothing as collateral
 }
 
 
@@ -99,6 +105,14 @@ class Book:
     pos_account: np.ndarray  # [positions] int index into accounts
     pos_instrument: np.ndarray  # [positions] int index into instruments
     pos_quantity: np.ndarray  # [positions] shares, ≥ 0
+    # [positions] loan money still owed for the row (融资买入金额); 0 = own collateral. A row is
+    # either a financed purchase or collateral (the exchange formula treats them apart).
+    pos_financed_minor: np.ndarray | None = None
+    # [accounts] accrued interest and fees, part of ``debt``; deducted at 100 % from margin
+    interest_fees_minor: np.ndarray | None = None
+    # [accounts] the grade tier's haircut add-on stored on the facility at opening: lowers every
+    # conversion rate of that account (floored at 0)
+    haircut_addon: np.ndarray | None = None
 
     @property
     def n_accounts(self) -> int:
@@ -120,6 +134,28 @@ class Book:
             raise InputError("quantities must not be negative (no short positions)", field="positions")
         if (self.debt < 0).any() or not np.isfinite(self.cash).all():
             raise InputError("debt must be ≥ 0 and cash finite", field="debt")
+        for name, arr, size in (
+            ("pos_financed_minor", self.pos_financed_minor, len(self.pos_quantity)),
+            ("interest_fees_minor", self.interest_fees_minor, n),
+            ("haircut_addon", self.haircut_addon, n),
+        ):
+            if arr is not None and (arr.shape != (size,) or (arr < 0).any() or not np.isfinite(arr).all()):
+                raise InputError(f"{name} must be one finite value ≥ 0 per row", field=name)
+        if self.haircut_addon is not None and (self.haircut_addon >= 1).any():
+            raise InputError("haircut_addon must be below 1", field="haircut_addon")
+
+    def financed(self) -> np.ndarray:
+        """Per position: the loan money owed on it (zeros when the book does not say)."""
+        if self.pos_financed_minor is None:
+            return np.zeros(len(self.pos_quantity))
+        return self.pos_financed_minor
+
+    def position_conversion(self, conversion_rate: np.ndarray) -> np.ndarray:
+        """Per position: the instrument's rate less the account's add-on, floored at 0."""
+        conv = conversion_rate[self.pos_instrument]
+        if self.haircut_addon is None:
+            return conv
+        return np.clip(conv - self.haircut_addon[self.pos_account], 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -147,7 +183,9 @@ def evaluate(book: Book, prices: np.ndarray, conversion_rate: np.ndarray, reg: R
     n = book.n_accounts
     values = position_values(book, prices)
     mv = np.bincount(book.pos_account, weights=values, minlength=n)
-    cv = np.bincount(book.pos_account, weights=values * conversion_rate[book.pos_instrument], minlength=n)
+    cv = np.bincount(
+        book.pos_account, weights=values * book.position_conversion(conversion_rate), minlength=n
+    )
     cash, debt = book.cash, book.debt
     equity = cash + mv - debt
     owes = debt > 0
@@ -178,34 +216,56 @@ def evaluate(book: Book, prices: np.ndarray, conversion_rate: np.ndarray, reg: R
     return Evaluation(mv, cv, equity, ratio, call_level, status, topup, withdrawable)
 
 
-def initial_margin_ok(
-    cash: np.ndarray,
-    market_value: np.ndarray,
-    collateral_value: np.ndarray,
-    debt: np.ndarray,
-    reg: Regime = CN,
+def available_margin(
+    book: Book, prices: np.ndarray, conversion_rate: np.ndarray, reg: Regime = CN
 ) -> np.ndarray:
-    """Whether a position may be opened or a loan drawn: the regime's initial requirement after it.
+    """Per account: margin still available for new financing (保证金可用余额), minor units.
 
-    ``cn``: the exchange's available-margin formula with all positions pooled —
-    cash + conversion × (market value − debt) − financing margin ratio × debt ≥ 0, where the
-    conversion rate is the position-weighted one (collateral value / market value). With a
-    70 % rate that allows about 0.7 of a unit of loan per unit of own money.
-    ``us``: Reg T — equity ≥ 50 % of the long market value.
+    ``cn`` — the exchange formula (SSE/SZSE 融资融券交易实施细则, 保证金可用余额):
+    cash + Σ own collateral × conversion rate + Σ floating gains on financed positions ×
+    conversion rate − Σ floating losses on financed positions at 100 % − Σ financed amount ×
+    financing margin ratio − interest and fees at 100 %. Financed positions are not collateral
+    themselves (only their gains are). Losses count in full because the loan is owed in full.
+    ``us`` — Reg T excess equity: equity − 50 % of the long market value.
     """
-    if reg.kind == "collateral_ratio":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            conv = np.where(
-                market_value > 0, collateral_value / np.where(market_value > 0, market_value, 1.0), 0.0
-            )
-        return cash + conv * (market_value - debt) - reg.initial * debt >= 0
-    return cash + market_value - debt >= reg.initial * market_value
+    n = book.n_accounts
+    values = position_values(book, prices)
+    if reg.kind != "collateral_ratio":
+        mv = np.bincount(book.pos_account, weights=values, minlength=n)
+        return book.cash + mv - book.debt - reg.initial * mv
+    financed = book.financed()
+    conv = book.position_conversion(conversion_rate)
+    is_financed = financed > 0
+    pnl = values - financed
+    contribution = np.where(
+        is_financed,
+        np.where(pnl > 0, pnl * conv, pnl) - reg.initial * financed,
+        values * conv,
+    )
+    fees = np.zeros(n) if book.interest_fees_minor is None else book.interest_fees_minor
+    return book.cash + np.bincount(book.pos_account, weights=contribution, minlength=n) - fees
+
+
+def initial_margin_ok(
+    book: Book, prices: np.ndarray, conversion_rate: np.ndarray, reg: Regime = CN
+) -> np.ndarray:
+    """Whether each account meets its regime's initial requirement (after a trade, pass the
+    book as it would be): available margin ≥ 0. A financed buy of X uses X × the financing
+    margin ratio of it, so before the buy it needs that much available margin."""
+    return available_margin(book, prices, conversion_rate, reg) >= -1e-9
+
+
+def call_deadline(reg: Regime, issued_on: np.ndarray) -> np.ndarray:
+    """The day a call issued on each of ``issued_on`` must be met: the ``call_days``-th
+    following session of the regime's exchange (XSHG for cn: a Friday call is due on the
+    second following trading day, across weekends and holiday weeks)."""
+    return add_trading_days_many(reg.name, issued_on, reg.call_days)
 
 
 @dataclass(frozen=True)
 class CallState:
     open: np.ndarray  # bool [accounts]
-    deadline_day: np.ndarray  # int [accounts], trading-day index; -1 when no call
+    deadline_day: np.ndarray  # [accounts] trading-day index (-1: none) or datetime64[D] (NaT: none)
 
 
 @dataclass(frozen=True)
@@ -215,24 +275,39 @@ class CallEvents:
     liquidate: np.ndarray
 
 
-def no_calls(n: int) -> CallState:
+def no_calls(n: int, dated: bool = False) -> CallState:
+    """No open call. ``dated``: deadlines are dates (books) instead of trading-day indexes (replay)."""
+    if dated:
+        return CallState(np.zeros(n, dtype=bool), np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"))
     return CallState(np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64))
 
 
-def step_calls(state: CallState, ev: Evaluation, day: int, reg: Regime = CN) -> tuple[CallState, CallEvents]:
+def step_calls(
+    state: CallState, ev: Evaluation, day: int | np.datetime64, reg: Regime = CN
+) -> tuple[CallState, CallEvents]:
     """Advance the margin-call lifecycle by one trading day.
 
     A call is issued when an account falls below its call level; it is met when the ratio is
     back at the target; at the deadline (``call_days`` trading days later) or below the floor
-    the account is handed to liquidation. Liquidation closes the call.
+    the account is handed to liquidation. Liquidation closes the call. ``day`` is either the
+    index of a trading day in a price history (the replay: its index already counts sessions)
+    or a date, whose deadline then comes from the exchange calendar (``call_deadline``).
     """
     target = np.maximum(reg.target, ev.call_level)
     below = ev.status >= Status.CALL
     issued = below & ~state.open
     open_ = state.open | issued
-    deadline = np.where(issued, day + reg.call_days, state.deadline_day)
+    if isinstance(day, int | np.integer):
+        new_deadline: np.ndarray | int = int(day) + reg.call_days
+        none: np.datetime64 | int = -1
+    else:
+        today = np.asarray(day).astype("datetime64[D]")
+        new_deadline = call_deadline(reg, np.full(len(issued), today)) if issued.any() else today
+        none = np.datetime64("NaT")
+    deadline = np.where(issued, new_deadline, state.deadline_day)
     met = open_ & ~issued & (ev.ratio >= target)
-    liquidate = (ev.status == Status.LIQUIDATE) | (open_ & ~met & (day >= deadline) & ~issued)
+    due = np.asarray(day >= deadline)  # NaT (no call) compares False
+    liquidate = (ev.status == Status.LIQUIDATE) | (open_ & ~met & due & ~issued)
     open_ = open_ & ~met & ~liquidate
-    deadline = np.where(open_, deadline, -1)
+    deadline = np.where(open_, deadline, none)
     return CallState(open_, deadline), CallEvents(issued, met, liquidate)

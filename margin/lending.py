@@ -431,13 +431,7 @@ class MarginDesk:
                 },
             )
             debt_after = loan + accrued + draw
-            ok = initial_margin_ok(
-                np.array([c_after]),
-                ev.market_value,
-                ev.collateral_value,
-                np.array([debt_after]),
-                regime(fac.regime),
-            )[0]
+            ok = _initial_margin_after(self._instruments(uow), _pos, c_after, loan + draw, accrued, fac)
             equity = c_after + ev.market_value[0] - debt_after
             leverage_ok = equity > 0 and ev.market_value[0] <= fac.max_leverage_bps / 1e4 * equity
             details = {"loan_draw_minor": draw, "cost_minor": cost, "fee_minor": fee_minor}
@@ -861,6 +855,32 @@ class MarginDesk:
             )
 
         run_in_transaction(self.engine, work)
+
+
+def _initial_margin_after(
+    inst: dict[int, Any], positions: dict[int, int], cash: float, loan: float, accrued: float, fac: Facility
+) -> bool:
+    """The exchange's available margin after a buy (``engine.initial_margin_ok``).
+
+    These books do not yet record which position the loan financed, so the loan is spread
+    over the positions by market value (every position treated as financed in proportion).
+    """
+    ids = sorted(i for i, q in positions.items() if q > 0)
+    prices = np.array([inst[i].price_minor for i in ids], dtype=np.float64)
+    conv = np.array([inst[i].conversion_rate_bps / 1e4 for i in ids], dtype=np.float64)
+    qty = np.array([positions[i] for i in ids], dtype=np.float64)
+    mv = qty * prices
+    share = mv / mv.sum() if mv.sum() > 0 else np.zeros_like(mv)
+    book = Book(
+        np.array([cash]),
+        np.array([loan + accrued]),
+        np.zeros(len(ids), dtype=np.int64),
+        np.arange(len(ids)),
+        qty,
+        pos_financed_minor=share * loan,
+        interest_fees_minor=np.array([accrued]),
+    )
+    return bool(initial_margin_ok(book, prices, conv, regime(fac.regime))[0])
 
 
 def _linked(t: Transfer) -> Transfer:

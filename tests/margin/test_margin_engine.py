@@ -63,11 +63,24 @@ def test_us_maintenance_with_concentration_addon() -> None:
 
 
 def test_initial_margin_rules() -> None:
-    # cn: cash + 0.7 × (MV − D) − 1.0 × D ≥ 0 with MV 2000: boundary D = 1400 / 1.7 = 823.53
-    mv, cv = np.array([2000.0, 2000.0]), np.array([1400.0, 1400.0])
-    assert initial_margin_ok(np.zeros(2), mv, cv, np.array([823.0, 824.0]), CN).tolist() == [True, False]
+    # cn (实施细则 保证金可用余额): own collateral 2000 at 70 % = 1400; a financed buy of D uses
+    # D × 100 % of margin: D ≤ 1400. Golden cases with losses: tests/margin/test_margin_rules.py
+    def cn_book(d: float) -> Book:
+        return Book(
+            np.zeros(1),
+            np.array([d]),
+            np.array([0, 0]),
+            np.array([0, 1]),
+            np.array([20.0, d / 100]),
+            pos_financed_minor=np.array([0.0, d]),
+        )
+
+    prices, conv = np.array([100.0, 100.0]), np.array([0.7, 0.7])
+    assert [initial_margin_ok(cn_book(d), prices, conv, CN)[0] for d in (1400.0, 1401.0)] == [True, False]
     # us: equity ≥ 50 % of market value: D ≤ 1000
-    assert initial_margin_ok(np.zeros(2), mv, cv, np.array([1000.0, 1001.0]), US).tolist() == [True, False]
+    for d, ok in ((1000.0, True), (1001.0, False)):
+        b = book([0], [d], [(0, 0, 20)])
+        assert initial_margin_ok(b, np.array([100.0]), np.array([0.7]), US).tolist() == [ok]
 
 
 def test_bad_inputs_are_refused() -> None:
