@@ -17,8 +17,8 @@ Financed purchase (融资买入标的) is a separate, narrower list: an instrume
 ``eligible_for_financing`` flag (and never when it converts at 0 %); anything else bought with
 loan money is refused with reason ``not_eligible_for_financing``.
 
-Daily price limits (涨跌幅限制, SSE/SZSE 交易规则): ±10 % main board, ±20 % ChiNext / STAR,
-±5 % ST shares on the main board.
+Daily price limits (涨跌幅限制) live in ``creditdesk/price_limits.py`` so the generator can
+use them too; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 
 from creditdesk.errors import InputError
+from creditdesk.price_limits import BOARDS, PRICE_LIMIT_BY_BOARD, at_limit_down, limit_path, price_limit
 
-BOARDS = ("main", "chinext", "star", "st")
+__all__ = ["PRICE_LIMIT_BY_BOARD", "at_limit_down", "limit_path", "price_limit"]
 KINDS = (
     "share",
     "etf",
@@ -43,8 +44,6 @@ KINDS = (
     "fund",
     "warrant",
 )
-# board -> daily price limit as a fraction of the previous close
-PRICE_LIMIT_BY_BOARD: dict[str, float] = {"main": 0.10, "chinext": 0.20, "star": 0.20, "st": 0.05}
 STATIC_PE_CAP = 300.0
 
 
@@ -167,23 +166,3 @@ def financing_refusal(spec: InstrumentSpec) -> str | None:
     if conversion_rule(spec).cap == 0.0:
         return "not_eligible_for_financing"
     return None
-
-
-def price_limit(board: str) -> float:
-    """Daily up/down limit of ``board`` as a fraction of the previous close."""
-    try:
-        return PRICE_LIMIT_BY_BOARD[board]
-    except KeyError as exc:
-        raise InputError(f"board must be one of {list(BOARDS)}, got {board!r}", field="board") from exc
-
-
-def at_limit_down(
-    close: np.ndarray, prev_close: np.ndarray, limit: np.ndarray | float, tick: float = 0.01
-) -> np.ndarray:
-    """Whether each close sits at its limit-down price (within one tick of prev × (1 − limit)).
-
-    A name closing at limit-down cannot be sold that day: the sell queue at the limit is
-    not filled (the gap risk of Chinese margin books in 2015).
-    """
-    floor_price = prev_close * (1.0 - np.asarray(limit, dtype=np.float64))
-    return (prev_close > 0) & (close <= floor_price + tick)

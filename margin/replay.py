@@ -7,6 +7,12 @@ share of average daily volume, with square-root slippage), accrue interest, and 
 the debt of any account whose collateral is gone. The result is a day-by-day account of
 calls, liquidations, shortfalls and losses — what the risk committee asks after a crash.
 
+Interest accrues on every calendar day between two rows (ACT/360, ``creditdesk.daycount``):
+a weekend charges three days, as the contract does. With daily price limits (``cn``), the
+closes are replayed under the limits (``creditdesk.price_limits.limit_path``) and a name
+closing at limit-down cannot be sold that day: its share of a liquidation waits for the
+next session.
+
 Simplifications, stated so nobody mistakes them for features: every account sells into
 the market independently (the ADV cap is per account, not shared); customers do not trade
 except to top up; prices are daily closes.
@@ -18,6 +24,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from creditdesk.daycount import year_fraction
+from creditdesk.errors import InputError
+from creditdesk.price_limits import limit_path
 from margin.engine import Book, Regime, Status, evaluate, no_calls, step_calls
 from margin.liquidation import liquidation_plan
 
@@ -69,6 +78,7 @@ class ReplayReport:
     loss_minor: np.ndarray  # debt written off that day
     book_ratio: np.ndarray  # (Σ cash + Σ market value) / Σ debt
     topups_minor: np.ndarray
+    locked_names: np.ndarray  # instruments at limit-down (unsellable) that day
     totals: dict[str, float] = field(default_factory=dict)
 
 
@@ -83,9 +93,22 @@ def replay(
     annual_rate: float = 0.08,
     adv_share: float = 0.10,
     seed: int = 11,
+    dates: np.ndarray | None = None,
+    price_limit: np.ndarray | float | None = None,
+    day_count: str = "ACT/360",
 ) -> ReplayReport:
-    """Run ``book`` through ``close`` [days × instruments]; day 0 is the starting mark."""
+    """Run ``book`` through ``close`` [days × instruments]; day 0 is the starting mark.
+
+    ``dates`` (one per row) set the calendar days each step accrues; without them each row
+    is one calendar day. ``price_limit`` (per instrument, a fraction) turns on the cn daily
+    limits: marks follow the limited path and limit-down names cannot be sold that day.
+    """
     rng = np.random.default_rng(seed)
+    elapsed_days = _calendar_days(dates, close.shape[0])
+    locked = np.zeros(close.shape, dtype=bool)
+    if price_limit is not None:
+        close, locked = limit_path(close, price_limit)
+    sellable_adv = np.where(locked, 0.0, adv_shares)
     n_days, n = close.shape[0], book.n_accounts
     cash, debt = book.cash.astype(np.float64).copy(), book.debt.astype(np.float64).copy()
     qty = book.pos_quantity.astype(np.float64).copy()
@@ -101,11 +124,14 @@ def replay(
         for name in ReplayReport.__dataclass_fields__
         if name not in ("day_index", "totals")
     }
-    daily_rate = annual_rate / 365.0
+    interest_total = 0.0
     for d in range(n_days):
         prices = close[d]
         if d:
-            debt = np.where(debt > 0, debt * (1.0 + daily_rate), 0.0)
+            growth = 1.0 + annual_rate * float(year_fraction(float(elapsed_days[d]), day_count))
+            charged = np.where(debt > 0, debt * (growth - 1.0), 0.0)
+            interest_total += charged.sum()
+            debt = debt + charged
         current = Book(cash, debt, acc, ins, qty)
         ev = evaluate(current, prices, conversion_rate, reg)
         # top-ups promised yesterday arrive today
@@ -131,7 +157,7 @@ def replay(
             plan = liquidation_plan(
                 qty[lo:hi],
                 prices[ins[lo:hi]],
-                adv_shares[d, ins[lo:hi]],
+                sellable_adv[d, ins[lo:hi]],
                 volatility[d, ins[lo:hi]],
                 float(cash[a]),
                 float(debt[a]),
@@ -169,6 +195,7 @@ def replay(
         cols["shortfalls"][d] = int(gone.sum())
         cols["loss_minor"][d] = loss.sum()
         cols["book_ratio"][d] = (cash.sum() + mv_after.sum()) / total_debt if total_debt > 0 else np.inf
+        cols["locked_names"][d] = int(locked[d].sum())
     report = ReplayReport(day_index=np.arange(n_days), **cols)  # type: ignore[arg-type]
     report.totals = {
         "accounts": float(n),
@@ -181,5 +208,17 @@ def replay(
         "loss_minor": float(report.loss_minor.sum()),
         "initial_debt_minor": float(book.debt.sum()),
         "topups_minor": float(report.topups_minor.sum()),
+        "interest_minor": float(interest_total),
+        "limit_down_name_days": float(report.locked_names.sum()),
     }
     return report
+
+
+def _calendar_days(dates: np.ndarray | None, n_rows: int) -> np.ndarray:
+    """Calendar days from the previous row to each row (row 0: 0)."""
+    if dates is None:
+        return np.r_[0, np.ones(max(n_rows - 1, 0))]
+    days = np.asarray(dates).astype("datetime64[D]")
+    if days.shape != (n_rows,) or (np.diff(days).astype(np.int64) <= 0).any():
+        raise InputError("dates must be one strictly increasing date per row", field="dates")
+    return np.r_[0, np.diff(days).astype(np.int64)].astype(np.float64)

@@ -10,7 +10,9 @@ at the first day's prices, and reports:
   (Kupiec, Basel traffic light);
 * the three stress scenarios (mild −5 %, severe −10 %, crash −20 % with halved liquidity)
   applied to the starting book;
-* the day-by-day replay: warnings, calls issued / met, liquidations, shortfalls and losses.
+* the day-by-day replay: warnings, calls issued / met, liquidations, shortfalls and losses,
+  with interest on every calendar day (ACT/360) and, for ``cn``, the ±10 % daily price limit
+  of the main board: a name at limit-down cannot be sold that day.
 
 The S&P list holds 2021 members only (survivorship bias): real crash losses of names that
 later left the index are missing, so losses here are a lower bound.
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from creditdesk.errors import InputError
+from creditdesk.price_limits import price_limit
 from margin.engine import CONVERSION_RATE_BY_KIND, Status, evaluate, regime
 from margin.replay import replay, synthetic_book
 from margin.risk import STRESS_SCENARIOS, backtest, pnl_scenarios, stress, var_es
@@ -107,6 +110,9 @@ def run_stress(
         topup_probability=topup_probability,
         adv_share=adv_share,
         seed=seed,
+        dates=panel.dates[first:],
+        # cn: every S&P name stands for a main-board share (±10 %); us has no daily limits
+        price_limit=price_limit("main") if reg.name == "cn" else None,
     )
     days = pd.DataFrame(
         {
@@ -122,6 +128,7 @@ def run_stress(
         "liquidations_started",
         "liquidating",
         "shortfalls",
+        "locked_names",
     ):
         days[col] = days[col].astype(int)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from margin.engine import CN, Book
 from margin.replay import replay, synthetic_book
@@ -57,3 +58,34 @@ def test_synthetic_book_starts_above_the_warning_line() -> None:
     ratio = (b.cash + mv) / b.debt
     assert ratio.min() >= 1.5 and ratio.max() <= 1 + 1 / 0.3 + 1e-9  # (E + L) / L with L/E in [0.3, 1.8]
     assert (np.diff(b.pos_account) >= 0).all()
+
+
+def test_limit_down_day_is_unsellable_and_liquidation_rolls_to_the_next_day() -> None:
+    # Source: SSE/SZSE 交易规则 涨跌幅限制 (main board ±10 %): a name closing at limit-down cannot be
+    # sold that day; the forced sale waits for the next session.
+    # 200 shares, 1,000 owed: at 5.8 the ratio is 1.16; the real close falls to 5.0 at once.
+    book = one_account(debt=1_000.0, qty=200.0)
+    close = np.array([5.8, 5.0, 5.0, 5.0])[:, None]
+    ones = np.ones_like(close)
+    args = (book, close, ones * 1e9, ones * 0.01, np.array([0.7]), CN)
+    free = replay(*args, topup_probability=0.0, annual_rate=0.0)
+    assert free.liquidations_started.tolist() == [0, 1, 0, 0] and free.liquidated_value_minor[1] > 0
+    limited = replay(*args, topup_probability=0.0, annual_rate=0.0, price_limit=0.10)
+    # day 1 closes at the limit 5.22 (ratio 1.044 < 1.1 floor: liquidate) but is locked: nothing sold
+    assert limited.liquidations_started.tolist() == [0, 1, 0, 0]
+    assert limited.locked_names.tolist() == [0, 1, 0, 0]
+    assert limited.liquidated_value_minor[1] == 0
+    assert limited.liquidated_value_minor[2] > 0  # 5.22 × 0.9 = 4.70 < 5.0: trades again, sold
+
+
+def test_replay_interest_act360_every_calendar_day() -> None:
+    # Source: CNY margin contract convention, ACT/360 charged per calendar day (creditdesk.daycount):
+    # ¥1,000,000 at 8.35 % from Friday to Monday = 3 days = ¥695.83 (one trading-day step).
+    book = one_account(debt=1_000_000.0, qty=1_000_000.0)
+    close = np.array([10.0, 10.0])[:, None]
+    ones = np.ones_like(close)
+    dates = np.array(["2026-11-20", "2026-11-23"], dtype="datetime64[D]")
+    report = replay(
+        book, close, ones * 1e9, ones * 0.01, np.array([0.7]), CN, annual_rate=0.0835, dates=dates
+    )
+    assert report.totals["interest_minor"] == pytest.approx(1_000_000 * 0.0835 * 3 / 360)
