@@ -166,3 +166,36 @@ def financing_refusal(spec: InstrumentSpec) -> str | None:
     if conversion_rule(spec).cap == 0.0:
         return "not_eligible_for_financing"
     return None
+
+
+# The books' short kinds of before the instrument master (API ``kind`` values still accepted):
+# each maps to a full spec. Index constituents were the names bought on margin; any other
+# instrument is a financed-purchase target only when flagged ``eligible_for_financing``.
+LEGACY_KINDS: dict[str, dict[str, Any]] = {
+    "index_constituent": {"kind": "share", "index_constituent": True, "eligible_for_financing": True},
+    "flagged": {"kind": "share", "board": "st"},
+}
+
+
+def master_row(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The instrument-master columns for raw fields (``kind`` may be a legacy short kind).
+
+    Returns the validated spec's fields and the derived ``conversion_rate_bps`` (the rule's
+    cap, or a broker's lower ``conversion_rate``), ready to store beside price and volume.
+    """
+    fields = dict(data)
+    legacy = LEGACY_KINDS.get(str(fields.get("kind")))
+    if legacy is not None:
+        fields = {**legacy, **{k: v for k, v in fields.items() if k != "kind" and v is not None}}
+    spec = parse_instrument({k: v for k, v in fields.items() if v is not None})
+    broker = fields.get("conversion_rate")
+    rate = conversion_rate(spec, None if broker is None else float(broker))
+    return {
+        "kind": spec.kind,
+        "board": spec.board,
+        "static_pe": spec.static_pe,
+        "index_constituent": spec.index_constituent,
+        "eligible_for_financing": spec.eligible_for_financing,
+        "eligible_as_collateral": spec.eligible_as_collateral,
+        "conversion_rate_bps": round(rate * 10_000),
+    }

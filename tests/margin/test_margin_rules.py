@@ -28,6 +28,7 @@ from margin.instruments import (
     conversion_rate,
     conversion_rule,
     financing_refusal,
+    master_row,
     parse_instrument,
     price_limit,
 )
@@ -194,3 +195,21 @@ def test_price_limits_and_limit_down() -> None:
         False,
         False,
     ]
+
+
+def test_master_row_derives_the_rate_and_keeps_legacy_kinds() -> None:
+    # The stored conversion rate comes from the rule table, never from the caller's kind name.
+    row = master_row({"kind": "index_constituent"})
+    assert row["kind"] == "share" and row["index_constituent"] and row["eligible_for_financing"]
+    assert row["conversion_rate_bps"] == 7_000
+    assert master_row({"kind": "bond"})["conversion_rate_bps"] == 8_000  # other bonds: 80 %, not 95 %
+    assert master_row({"kind": "government_bond"})["conversion_rate_bps"] == 9_500
+    assert master_row({"kind": "flagged"})["conversion_rate_bps"] == 0
+    st = master_row({"kind": "share", "board": "st", "eligible_for_financing": True})
+    assert st["conversion_rate_bps"] == 0
+    assert financing_refusal(parse_instrument(st)) == "not_eligible_for_financing"
+    assert (
+        master_row({"kind": "share", "static_pe": 20, "conversion_rate": 0.5})["conversion_rate_bps"] == 5_000
+    )
+    with pytest.raises(InputError, match="board"):
+        master_row({"kind": "index_constituent", "board": "gem"})
