@@ -20,6 +20,7 @@ except to top up; prices are daily closes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -96,13 +97,17 @@ def replay(
     dates: np.ndarray | None = None,
     price_limit: np.ndarray | float | None = None,
     day_count: str = "ACT/360",
+    controls: Callable[[int], tuple[np.ndarray, Regime]] | None = None,
 ) -> ReplayReport:
     """Run ``book`` through ``close`` [days × instruments]; day 0 is the starting mark.
 
     ``dates`` (one per row) set the calendar days each step accrues; without them each row
     is one calendar day. ``price_limit`` (per instrument, a fraction) turns on the cn daily
     limits: marks follow the limited path and limit-down names cannot be sold that day.
+    ``controls(d)``, when given, returns day d's conversion rates and regime (dynamic margin
+    from risk events, ``margin.dynamic.DailyControls.on``); otherwise both stay fixed.
     """
+    base_conversion, base_reg = conversion_rate, reg
     rng = np.random.default_rng(seed)
     elapsed_days = _calendar_days(dates, close.shape[0])
     locked = np.zeros(close.shape, dtype=bool)
@@ -127,6 +132,7 @@ def replay(
     interest_total = 0.0
     for d in range(n_days):
         prices = close[d]
+        conversion_rate, reg = controls(d) if controls is not None else (base_conversion, base_reg)
         if d:
             growth = 1.0 + annual_rate * float(year_fraction(float(elapsed_days[d]), day_count))
             charged = np.where(debt > 0, debt * (growth - 1.0), 0.0)

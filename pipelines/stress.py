@@ -29,9 +29,11 @@ import pandas as pd
 
 from creditdesk.errors import InputError
 from creditdesk.price_limits import price_limit
+from margin.controls_policy import RiskControlsPolicy
 from margin.engine import CONVERSION_RATE_BY_KIND, Status, evaluate, regime
 from margin.replay import replay, synthetic_book
 from margin.risk import STRESS_SCENARIOS, backtest, pnl_scenarios, stress, var_es
+from pipelines.stress_controls import compare_controls
 
 LOOKBACK_DAYS = 300
 
@@ -45,6 +47,7 @@ def run_stress(
     topup_probability: float = 0.5,
     adv_share: float = 0.10,
     prices_path: Path | None = None,
+    controls_policy: RiskControlsPolicy | None = None,
 ) -> dict[str, Any]:
     from creditdesk.settings import get_settings
     from features.prices import load_price_panel
@@ -100,19 +103,24 @@ def run_stress(
                 "loss_if_all_sold_minor": float(res.loss_minor.sum()),
             }
         )
-    rep = replay(
-        book,
-        close[first:],
-        adv[first:],
-        vol[first:],
-        conv,
-        reg,
-        topup_probability=topup_probability,
-        adv_share=adv_share,
-        seed=seed,
-        dates=panel.dates[first:],
+    replay_args = {
+        "book": book,
+        "close": close[first:],
+        "adv_shares": adv[first:],
+        "volatility": vol[first:],
+        "conversion_rate": conv,
+        "reg": reg,
+        "topup_probability": topup_probability,
+        "adv_share": adv_share,
+        "seed": seed,
+        "dates": panel.dates[first:],
         # cn: every S&P name stands for a main-board share (±10 %); us has no daily limits
-        price_limit=price_limit("main") if reg.name == "cn" else None,
+        "price_limit": price_limit("main") if reg.name == "cn" else None,
+    }
+    rep = replay(**replay_args)
+    # the same book again under the dynamic risk controls (issue 14), side by side
+    controls = compare_controls(
+        rep, replay_args, panel.dates, panel.tickers, returns, panel.volume, first, reg, controls_policy
     )
     days = pd.DataFrame(
         {
@@ -154,5 +162,8 @@ def run_stress(
         },
         "scenarios": scenarios,
         "totals": rep.totals,
+        "static": controls["static"],
+        "dynamic": controls["dynamic"],
+        "regime_timeline": controls["regime"],
         "days": days,
     }
