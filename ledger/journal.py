@@ -11,18 +11,30 @@ that gap.
 
 Appends are serialised by a row lock on the head (PostgreSQL) or the database lock
 (SQLite), so the chain never forks under concurrent writers.
+
+An append can carry ``rows``: a callback that writes the decision's other rows (the sealed
+PII) on the SAME connection, called only when this transaction really appends the entry.
+So the entry, its idempotency record (the unique ``application_id``) and its PII commit or
+vanish together, and a losing twin of a race writes nothing at all.
+
+``GroupCommit`` batches concurrent appends of one process into one transaction (one
+durable commit, one fsync) without changing the chain: the batch is appended in order
+under one head read and one head update. There is no timer: whoever holds the writer's
+turn takes every append queued meanwhile (up to ``max_batch``), so a lone request waits
+for no one and a burst shares its commits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from creditdesk.errors import InputError
 from ledger.storage import journal, journal_head
@@ -93,6 +105,37 @@ def _entry(row: Any) -> JournalEntry:
     )
 
 
+RowWriter = Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class Append:
+    """One decision to append, with the writer of its other rows (same transaction)."""
+
+    decision_id: str
+    application_id: str
+    payload: dict[str, Any]
+    rows: RowWriter | None = None
+
+
+def _lock_head(conn: Connection) -> tuple[str, int]:
+    """The chain's head (hash, seq), locked for this transaction (created at genesis)."""
+    head_q = select(journal_head.c.seq, journal_head.c.hash).where(journal_head.c.id == 1)
+    if conn.dialect.name != "sqlite":
+        head_q = head_q.with_for_update()
+    head = conn.execute(head_q).first()
+    if head is None:
+        conn.execute(insert(journal_head).values(id=1, seq=0, hash=GENESIS_HASH))
+        head = conn.execute(head_q).first()
+        assert head is not None
+    return str(head.hash), int(head.seq)
+
+
+def _stored(conn: Connection, application_id: str) -> JournalEntry | None:
+    row = conn.execute(select(journal).where(journal.c.application_id == application_id)).first()
+    return None if row is None else _entry(row)
+
+
 class DecisionJournal:
     """Append, read and verify decisions in the service database (``ledger.storage`` schema)."""
 
@@ -100,52 +143,78 @@ class DecisionJournal:
         self.engine = engine
         self.clock = clock
 
-    def append(self, decision_id: str, application_id: str, payload: dict[str, Any]) -> JournalEntry:
+    def append(
+        self,
+        decision_id: str,
+        application_id: str,
+        payload: dict[str, Any],
+        rows: RowWriter | None = None,
+    ) -> JournalEntry:
         """Append a decision; idempotent on ``application_id``.
 
         If the application already has a decision, that stored entry is returned unchanged
-        (callers compare ``entry.decision_id`` with theirs to know whether theirs was kept).
-        A ``decision_id`` already used for another application is refused.
+        and ``rows`` is not called (callers compare ``entry.decision_id`` with theirs to know
+        whether theirs was kept). A ``decision_id`` already used for another application is
+        refused.
         """
-        _check_id(decision_id, "decision_id")
-        _check_id(application_id, "application_id")
-        text = canonical_json(payload)
+        return self.append_many([Append(decision_id, application_id, payload, rows)])[0]
 
-        def work(uow: SqlUnitOfWork) -> JournalEntry:
+    def append_many(self, items: Sequence[Append]) -> list[JournalEntry]:
+        """Append several decisions in ONE transaction, in order (one chain, one commit)."""
+        texts = []
+        for item in items:
+            _check_id(item.decision_id, "decision_id")
+            _check_id(item.application_id, "application_id")
+            texts.append(canonical_json(item.payload))
+
+        def work(uow: SqlUnitOfWork) -> list[JournalEntry]:
             conn = uow.connection
-            head_q = select(journal_head.c.seq, journal_head.c.hash).where(journal_head.c.id == 1)
-            if conn.dialect.name != "sqlite":
-                head_q = head_q.with_for_update()
-            head = conn.execute(head_q).first()
-            if head is None:
-                conn.execute(insert(journal_head).values(id=1, seq=0, hash=GENESIS_HASH))
-                head = conn.execute(head_q).first()
-                assert head is not None
-            stored = conn.execute(select(journal).where(journal.c.application_id == application_id)).first()
-            if stored is not None:
-                return _entry(stored)
-            if conn.execute(select(journal.c.seq).where(journal.c.decision_id == decision_id)).first():
-                raise InputError(f"decision_id {decision_id!r} is already used", field="decision_id")
-            seq = head.seq + 1
-            created = self.clock()
-            digest = entry_hash(head.hash, seq, decision_id, application_id, created, text)
-            conn.execute(
-                insert(journal).values(
-                    seq=seq,
-                    decision_id=decision_id,
-                    application_id=application_id,
-                    payload=text,
-                    created_at_ns=created,
-                    prev_hash=head.hash,
-                    hash=digest,
+            prev_hash, seq = _lock_head(conn)
+            out: list[JournalEntry] = []
+            batch: dict[str, JournalEntry] = {}
+            for item, text in zip(items, texts, strict=True):
+                stored = batch.get(item.application_id) or _stored(conn, item.application_id)
+                if stored is not None:
+                    out.append(stored)
+                    continue
+                if (
+                    item.decision_id in {e.decision_id for e in batch.values()}
+                    or conn.execute(
+                        select(journal.c.seq).where(journal.c.decision_id == item.decision_id)
+                    ).first()
+                ):
+                    raise InputError(f"decision_id {item.decision_id!r} is already used", field="decision_id")
+                entry = self._insert(conn, prev_hash, seq + 1, item, text)
+                if item.rows is not None:
+                    item.rows(conn)
+                prev_hash, seq = entry.hash, entry.seq
+                batch[item.application_id] = entry
+                out.append(entry)
+            if batch:
+                conn.execute(
+                    update(journal_head).where(journal_head.c.id == 1).values(seq=seq, hash=prev_hash)
                 )
-            )
-            conn.execute(update(journal_head).where(journal_head.c.id == 1).values(seq=seq, hash=digest))
-            return JournalEntry(
-                seq, decision_id, application_id, json.loads(text), created, head.hash, digest
-            )
+            return out
 
         return run_in_transaction(self.engine, work)
+
+    def _insert(self, conn: Connection, prev_hash: str, seq: int, item: Append, text: str) -> JournalEntry:
+        created = self.clock()
+        digest = entry_hash(prev_hash, seq, item.decision_id, item.application_id, created, text)
+        conn.execute(
+            insert(journal).values(
+                seq=seq,
+                decision_id=item.decision_id,
+                application_id=item.application_id,
+                payload=text,
+                created_at_ns=created,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        return JournalEntry(
+            seq, item.decision_id, item.application_id, json.loads(text), created, prev_hash, digest
+        )
 
     def get(self, decision_id: str) -> JournalEntry | None:
         with self.engine.connect() as conn:
@@ -203,3 +272,79 @@ class DecisionJournal:
                 )
             )
         return breaks
+
+
+class QueueFull(RuntimeError):
+    """More appends are waiting than the writer queue holds: shed load (HTTP 503)."""
+
+
+@dataclass
+class _Waiting:
+    item: Append
+    done: threading.Event = field(default_factory=threading.Event)
+    entry: JournalEntry | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent appends of this process share one transaction and one durable commit.
+
+    Leader/follower: each caller queues its append and then takes the writer's turn; the
+    caller holding the turn commits everything queued (up to ``max_batch``) in one
+    ``append_many``, in arrival order, and wakes the others with their entries. If a batch
+    fails as a whole, its appends are retried one by one so that each caller gets its own
+    outcome (one bad append never fails its neighbours). The queue is bounded
+    (``max_queue``): past it ``QueueFull`` sheds load instead of growing latency without end.
+    """
+
+    def __init__(self, journal: DecisionJournal, max_batch: int = 64, max_queue: int = 1024) -> None:
+        self.journal = journal
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self._turn = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self.commits = 0  # transactions committed (tests and metrics: appends / commits = batch size)
+
+    def append(
+        self, decision_id: str, application_id: str, payload: dict[str, Any], rows: RowWriter | None = None
+    ) -> JournalEntry:
+        waiting = _Waiting(Append(decision_id, application_id, payload, rows))
+        with self._queue_lock:
+            if len(self._queue) >= self.max_queue:
+                raise QueueFull(f"{len(self._queue)} journal appends are already waiting")
+            self._queue.append(waiting)
+        while not waiting.done.is_set():
+            with self._turn:
+                if waiting.done.is_set():
+                    break
+                with self._queue_lock:
+                    batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                self._commit(batch)
+        if waiting.error is not None:
+            raise waiting.error
+        assert waiting.entry is not None
+        return waiting.entry
+
+    def append_many(self, items: Sequence[Append]) -> list[JournalEntry]:
+        """Append ``items`` in ONE transaction of their own (all or none), in the writer's turn."""
+        with self._turn:
+            entries = self.journal.append_many(items)
+            self.commits += 1
+            return entries
+
+    def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            entries = self.journal.append_many([w.item for w in batch])
+            self.commits += 1
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                batch[0].done.set()
+                return
+            for one in batch:  # isolate the failing append: each gets its own outcome
+                self._commit([one])
+            return
+        for waiting, entry in zip(batch, entries, strict=True):
+            waiting.entry = entry
+            waiting.done.set()

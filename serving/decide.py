@@ -5,9 +5,12 @@ core as the batch job), the champion models' numpy scoring, ``pricing.decision.d
 so the API never has a second implementation of anything. Trading behaviour comes from the
 customer's trades held by the ledger when it has any (``serving.activity``), else from the
 request's bounded lists; what was used is stored with the decision, so replay recomputes from
-the same inputs. This module only orders the steps and does the I/O: PII into the
-encrypted vault, the decision into the hash-chained journal, in that order, and the PII row
-is removed again if the journal write fails, so a decision that fails midway stores nothing.
+the same inputs. This module only orders the steps and does the I/O: ONE transaction per
+decision writes the hash-chained journal entry (whose unique application id is the
+idempotency record) and the sealed PII row, and only the transaction that appends the entry
+writes the PII. A losing twin of a race, a crash or a full disk therefore leaves either the
+whole decision or nothing. Concurrent decisions share that transaction's commit
+(``ledger.journal.GroupCommit``): one fsync per burst, not one per request.
 
 The scoring contract expected from the models room (``Loaded.champions``):
 ``champions.score(X: float64 (n, n_features)) -> obj`` with arrays ``pd_12m``, ``grade``,
@@ -20,10 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,7 @@ import sqlalchemy as sa
 from creditdesk.errors import InputError
 from features.builders import online_features
 from features.catalogue import CATALOGUE_VERSION, feature_names
+from ledger.journal import Append, DecisionJournal, GroupCommit, JournalEntry
 from pricing.decision import DecisionInputs, decide
 from serving.activity import Activity, from_ledger, from_request
 from serving.db import applicant_pii
@@ -146,9 +149,45 @@ def stored_request(payload: Mapping[str, Any], pii: Mapping[str, str] | None) ->
     return DecisionRequest.model_validate_json(json.dumps({**payload["request"], "applicant": applicant}))
 
 
+def _pii_writer(row: dict[str, object]) -> Callable[[sa.Connection], None]:
+    """Writes the PII inside the journal's transaction, only when that transaction appends.
+
+    A row already there has no journal entry (the entry is checked first in the same
+    transaction), so it is a leftover of a crash before this fix: it is replaced, never
+    adopted — adopting it is how a decision once carried another applicant's PII.
+    """
+    app_id = row["application_id"]
+
+    def write(conn: sa.Connection) -> None:
+        conn.execute(applicant_pii.delete().where(applicant_pii.c.application_id == app_id))
+        conn.execute(applicant_pii.insert().values(**row))
+
+    return write
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A computed decision not yet written: the journal append that will store it."""
+
+    decision_id: str
+    request: DecisionRequest
+    digest: str
+    payload: dict[str, Any]
+    pii_row: dict[str, object]
+
+    def append(self) -> Append:
+        return Append(
+            self.decision_id, str(self.request.application_id), self.payload, _pii_writer(self.pii_row)
+        )
+
+    def append_args(self) -> tuple[str, str, dict[str, Any], Callable[[sa.Connection], None]]:
+        item = self.append()
+        assert item.rows is not None
+        return item.decision_id, item.application_id, item.payload, item.rows
+
+
 class DecisionService:
     def __init__(self, svc: Services) -> None:
-        from ledger.journal import DecisionJournal
         from ledger.storage import make_engine, migrate
 
         engine = make_engine(svc.settings.database_url)
@@ -159,12 +198,43 @@ class DecisionService:
         # beside a writer, instead of the ledger engine's BEGIN IMMEDIATE (a write lock).
         self.reader = DecisionJournal(svc.engine)
         # The journal is one chain: its appends serialise on the database's write lock anyway.
-        # Queueing this process's writers on a lock first hands the turn over at once, where
-        # SQLite's busy handler would make them poll with growing sleeps (the p99 tail).
-        self._writes = threading.Lock()
+        # The group commit queues this process's writers and commits each queue in one
+        # transaction, where SQLite's busy handler would make them poll with growing sleeps.
+        self.writer = GroupCommit(self.journal)
         self.svc = svc
 
     def decide(self, request: DecisionRequest) -> Outcome:
+        prepared = self.prepare(request)
+        if isinstance(prepared, Outcome):
+            return prepared
+        entry = self.writer.append(*prepared.append_args())
+        return self._written(prepared, entry)
+
+    def decide_batch(self, requests: list[DecisionRequest]) -> list[Outcome | Exception]:
+        """Validate and compute EVERY application first (nothing written), then write all
+        that passed in ONE transaction: either all of them are journalled or none (a storage
+        error raises). Per item: an ``Outcome``, or the ``InputError``/``Conflict`` it met."""
+        results: list[Outcome | Exception | Prepared] = []
+        for request in requests:
+            try:
+                results.append(self.prepare(request))
+            except (InputError, Conflict) as exc:
+                results.append(exc)
+        pending = [r for r in results if isinstance(r, Prepared)]
+        entries = iter(self.writer.append_many([p.append() for p in pending]) if pending else [])
+        out: list[Outcome | Exception] = []
+        for result in results:
+            if not isinstance(result, Prepared):
+                out.append(result)
+                continue
+            try:
+                out.append(self._written(result, next(entries)))
+            except Conflict as exc:  # a different body for the same id won meanwhile
+                out.append(exc)
+        return out
+
+    def prepare(self, request: DecisionRequest) -> Outcome | Prepared:
+        """The stored decision (idempotent resend), or the computed one ready to write."""
         loaded = self.svc.runtime.require()  # one bundle for the whole request (reload-safe)
         digest = request_digest(request)
         app_key = str(request.application_id)
@@ -175,7 +245,6 @@ class DecisionService:
         activity = self.activity(request)
         numbers = compute(request, loaded, activity=activity)
         self.svc.metrics.decision_latency.observe(time.perf_counter() - start)
-        decision_id = uuid.uuid4().hex
         payload = {
             "request": request.model_dump(mode="json", exclude={"applicant"}),
             "request_sha256": digest,
@@ -189,22 +258,12 @@ class DecisionService:
         if activity.source == "ledger":  # the request's lists were not used: keep what was
             payload["ledger_activity"] = activity.to_json()
         pii_row = self.svc.pii.seal_row(request.application_id, request.applicant.model_dump())
-        with self._writes:
-            inserted = self._insert_pii(pii_row)
-            try:
-                entry = self.journal.append(decision_id, app_key, payload)
-            except Exception:
-                if inserted:
-                    with self.svc.engine.begin() as conn:
-                        conn.execute(
-                            applicant_pii.delete().where(
-                                applicant_pii.c.application_id == request.application_id
-                            )
-                        )
-                raise
-        if entry.decision_id != decision_id:  # a concurrent twin won the race: answer with its decision
-            return self._existing(entry, request, digest)
-        decision = _decision(decision_id, request, payload)
+        return Prepared(uuid.uuid4().hex, request, digest, payload, pii_row)
+
+    def _written(self, prepared: Prepared, entry: JournalEntry) -> Outcome:
+        if entry.decision_id != prepared.decision_id:  # a concurrent twin won: answer with its decision
+            return self._existing(entry, prepared.request, prepared.digest)
+        decision = _decision(prepared.decision_id, prepared.request, prepared.payload)
         self.svc.metrics.decisions.labels(decision.outcome, str(decision.grade)).inc()
         return Outcome(decision, replayed=False)
 
@@ -212,14 +271,6 @@ class DecisionService:
         """The ledger's trades of this customer when it holds any, else the request's lists."""
         held = from_ledger(self.svc.engine, request.customer_id, request.application_date, MAX_TRADES)
         return held if held is not None else from_request(request.trades, request.cash_flows)
-
-    def _insert_pii(self, row: dict[str, object]) -> bool:
-        try:
-            with self.svc.engine.begin() as conn:
-                conn.execute(applicant_pii.insert().values(**row))
-        except sa.exc.IntegrityError:
-            return False  # the same application's PII is already stored (resend or race)
-        return True
 
     def _existing(self, entry: Any, request: DecisionRequest, digest: str) -> Outcome:
         if entry.payload.get("request_sha256") != digest:

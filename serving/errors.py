@@ -16,9 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creditdesk.errors import InputError
+from ledger.journal import QueueFull
 from serving.logs import request_id_var
 
 log = logging.getLogger("creditdesk.serving")
@@ -120,7 +122,8 @@ _TITLES = {
     415: "unsupported media type",
     422: "request validation failed",
     429: "too many requests",
-    503: "service not ready",
+    500: "internal error",
+    503: "service unavailable",
 }
 
 
@@ -156,20 +159,48 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.headers,
         )
 
-    @app.exception_handler(Exception)
-    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
-        return error_response(
-            500,
-            "internal error",
-            [
-                FieldError(
-                    field="request", rule="internal_error", message="the service failed; quote request_id"
-                )
-            ],
-        )
+    @app.exception_handler(OperationalError)
+    async def _database(_request: Request, exc: OperationalError) -> JSONResponse:
+        return database_unavailable(exc)
+
+    @app.exception_handler(QueueFull)
+    async def _busy(_request: Request, exc: QueueFull) -> JSONResponse:
+        return database_unavailable(exc)
+
+
+def database_unavailable(exc: Exception) -> JSONResponse:
+    """503 + Retry-After: the database refused a read or write (disk full, I/O error, locked).
+
+    Transient by nature and nothing was half-written (every write is one transaction), so
+    the client should retry the same request later; the idempotency key makes that safe.
+    """
+    log.error("database unavailable", extra={"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+    return error_response(
+        503,
+        "service unavailable",
+        [
+            FieldError(
+                field="database", rule="database_unavailable", message="storage unavailable; retry later"
+            )
+        ],
+        headers={"Retry-After": "2"},
+    )
+
+
+def internal_error() -> JSONResponse:
+    """The 500 body; built inside the edge middleware so it carries the real request id."""
+    return error_response(
+        500,
+        "internal error",
+        [FieldError(field="request", rule="internal_error", message="the service failed; quote request_id")],
+    )
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the error statuses a route can return."""
-    return {s: {"model": ErrorBody, "description": _TITLES.get(s, "error")} for s in statuses}
+    """OpenAPI ``responses=`` entries for the error statuses a route can return.
+
+    413 (body limit, from the edge middleware), 500 (a bug) and 503 (models not loaded,
+    database unavailable) can come from any route, so they are always documented.
+    """
+    every = sorted({*statuses, 413, 500, 503})
+    return {s: {"model": ErrorBody, "description": _TITLES.get(s, "error")} for s in every}

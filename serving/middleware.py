@@ -17,7 +17,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import FieldError, error_response
+from serving.errors import FieldError, error_response, internal_error
 from serving.logs import request_id_var
 from serving.metrics import Metrics
 
@@ -45,12 +45,13 @@ class EdgeMiddleware:
         token = request_id_var.set(request_id)
         scope.setdefault("creditdesk", {})["request_id"] = request_id
         status = 500
+        status_sent = False
         start = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 MutableHeaders(scope=message).append("x-request-id", request_id)
             await send(message)
 
@@ -71,7 +72,13 @@ class EdgeMiddleware:
             )
             await response(scope, receive, send_with_id)
         else:
-            await self.app(scope, _replay(body, receive), send_with_id)
+            try:
+                await self.app(scope, _replay(body, receive), send_with_id)
+            except Exception as exc:  # a bug: answer here, while the request id is still set
+                log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
+                if status_sent:
+                    raise  # the response has started: the server can only close the connection
+                await internal_error()(scope, receive, send_with_id)
         finally:
             elapsed_s = time.perf_counter() - start
             route = _route_template(scope)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from creditdesk.errors import InputError
 from serving.decide import Conflict, DecisionService, Outcome
 from serving.deps import require, services
 from serving.errors import ApiError, responses
@@ -14,8 +15,9 @@ from serving.keys import Principal, Role
 from serving.runtime import NotReady
 from serving.schemas import BatchRequest, Decision, DecisionRequest
 from serving.services import Services
+from serving.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"], route_class=StrictJsonRoute)
 
 
 def _not_ready(exc: NotReady) -> ApiError:
@@ -81,30 +83,42 @@ def decide_batch(
     _who: Principal = Depends(require(Role.onboarding)),
     engine: DecisionService = Depends(_engine),
 ) -> dict[str, Any]:
-    """Decide up to 1,000 applications; each is journalled (and idempotent) on its own."""
+    """Decide up to 1,000 applications, validate-all-then-write.
+
+    The body is validated as a whole first (a malformed item: 422 for the batch, nothing
+    written). Then every item is checked and computed without writing; an item that fails
+    (e.g. an unknown ticker: 422, a different body under a used id: 409) is reported in its
+    own result. Finally all items that passed are written in ONE transaction: either every
+    one of them is journalled or, on a storage error, none is (503, safe to resend whole).
+    Each result has ``status`` 201 (new), 200 (stored decision, a resend), 409 or 422.
+    """
+    try:
+        outcomes = engine.decide_batch(list(body.applications))
+    except NotReady as exc:
+        raise _not_ready(exc) from None
     results: list[dict[str, Any]] = []
-    for application in body.applications:
-        try:
-            outcome = _decide_one(engine, application)
-        except ApiError as exc:
-            if exc.status == 503:
-                raise
-            results.append(
-                {
-                    "application_id": application.application_id,
-                    "status": exc.status,
-                    "errors": [e.model_dump() for e in exc.errors],
-                }
-            )
-            continue
-        results.append(
-            {
-                "application_id": application.application_id,
-                "status": 200 if outcome.replayed else 201,
-                "decision": outcome.decision.model_dump(mode="json"),
-            }
-        )
+    for application, outcome in zip(body.applications, outcomes, strict=True):
+        item: dict[str, Any] = {"application_id": application.application_id}
+        if isinstance(outcome, Outcome):
+            item["status"] = 200 if outcome.replayed else 201
+            item["decision"] = outcome.decision.model_dump(mode="json")
+        else:
+            error = _item_error(outcome)
+            item["status"] = error.status
+            item["errors"] = [e.model_dump() for e in error.errors]
+        results.append(item)
     return {"results": results}
+
+
+def _item_error(exc: Exception) -> ApiError:
+    if isinstance(exc, Conflict):
+        return ApiError(
+            409, "conflict", field="application_id", rule="idempotency_conflict", message=str(exc)
+        )
+    assert isinstance(exc, InputError), exc
+    return ApiError(
+        422, "request validation failed", field=exc.field or "body", rule="input_rule", message=exc.one_line()
+    )
 
 
 @router.get("/{decision_id}", responses=responses(401, 403, 404, 422, 429, 503))
