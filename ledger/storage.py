@@ -114,8 +114,14 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for the service database at ``url`` (SQLite file or PostgreSQL)."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for the service database at ``url`` (SQLite file or PostgreSQL).
+
+    ``read_only``: for commands that only read (``decisions verify``, reports): no pragma
+    that writes, no folder created, no migration; see ``read_only_engine``.
+    """
+    if read_only:
+        return read_only_engine(url, **kwargs)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
@@ -127,6 +133,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql+psycopg2") or url.startswith("postgresql://"):
         kwargs.setdefault("executemany_mode", "values_plus_batch")
     return create_engine(url, **kwargs)
+
+
+def read_only_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine that can only read, so an auditor can check a read-only snapshot.
+
+    SQLite opens with ``mode=ro`` (no WAL pragma: switching journal mode is a write). A WAL
+    database whose folder is read-only cannot create its ``-shm`` index, so such a snapshot
+    is opened ``immutable=1`` instead: correct for a copy nobody writes, which is what a
+    read-only snapshot is. PostgreSQL sessions start ``default_transaction_read_only``.
+    A missing SQLite file is refused (``FileNotFoundError``), never created.
+    """
+    if not url.startswith("sqlite"):
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("connect_args", {"options": "-c default_transaction_read_only=on"})
+        return create_engine(url, **kwargs)
+    import sqlite3
+    from urllib.parse import quote
+
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path == ":memory:" or not Path(path).is_file():
+        raise FileNotFoundError(f"no SQLite database at {path or url!r}")
+    target = quote(str(Path(path).resolve()))
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:  # WAL without a writable folder for -shm
+            conn.close()
+            conn = sqlite3.connect(f"file:{target}?immutable=1", uri=True, check_same_thread=False)
+        return conn
+
+    return create_engine("sqlite://", creator=connect, **kwargs)
 
 
 def alembic_config(url: str) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from creditdesk.errors import InputError
+from creditdesk.parquet import check_parquet
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +32,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--customers must be a positive integer, got {customers}")
         if prices is not None and not prices.exists():
             raise InputError(f"--prices {prices}: file not found")
+        if prices is not None:
+            check_parquet(prices, "--prices", ("date", "ticker", "adjusted_close", "volume"))
         prices_path = prices or get_settings().sp500_prices_path
         with Progress(transient=True) as progress:
             task = progress.add_task(f"generating {customers:,} customers", total=None)

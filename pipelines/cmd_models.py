@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from creditdesk.errors import InputError
+from creditdesk.parquet import check_parquet
 
 DATASETS = ("german", "taiwan", "gmsc", "lending_club")
 DEFAULT_FOLDS = {"german": 10}
@@ -279,6 +280,8 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"{input} is not a raw population (no applications.parquet)", field="input")
             frame = build_features(tables)
         elif input.is_file() and input.suffix in (".parquet", ".csv"):
+            if input.suffix == ".parquet":
+                check_parquet(input, "input")
             frame = pd.read_parquet(input) if input.suffix == ".parquet" else pd.read_csv(input)
         elif input.is_file():
             raise InputError(f"--input must be .parquet, .csv or a folder, got {input.name}", field="input")

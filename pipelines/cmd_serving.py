@@ -7,8 +7,10 @@ Heavy imports (uvicorn, FastAPI, SQLAlchemy) happen inside the command bodies so
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -66,8 +68,9 @@ def register(app: typer.Typer) -> None:
 
         parsed = parse_role(role)
         settings = get_serving_settings()
-        migrate(settings.database_url)
-        created = create_key(get_engine(settings.database_url), parsed, label)
+        with database_errors(settings.database_url):
+            migrate(settings.database_url)
+            created = create_key(get_engine(settings.database_url), parsed, label)
         if as_json:
             print(json.dumps({"key_id": created.key_id, "role": created.role.value, "token": created.token}))
             return
@@ -85,8 +88,10 @@ def register(app: typer.Typer) -> None:
         from serving.keys import revoke_key
 
         settings = get_serving_settings()
-        migrate(settings.database_url)
-        if not revoke_key(get_engine(settings.database_url), key_id):
+        with database_errors(settings.database_url):
+            migrate(settings.database_url)
+            revoked = revoke_key(get_engine(settings.database_url), key_id)
+        if not revoked:
             raise InputError(f"no live key with id {key_id!r}", field="key_id")
         print(json.dumps({"key_id": key_id, "revoked": True}) if as_json else f"revoked {key_id}")
 
@@ -114,29 +119,38 @@ def register(app: typer.Typer) -> None:
         from serving.pii import PiiVault
 
         settings = get_serving_settings()
-        migrate(settings.database_url)
         keyring = load_keyring(settings.pii_keys, settings.pii_active_key_id, settings.pii_key_file)
-        vault = PiiVault(get_engine(settings.database_url), keyring)
-        rotated = vault.rotate()
-        counts = vault.count_by_key()
+        with database_errors(settings.database_url):
+            migrate(settings.database_url)
+            vault = PiiVault(get_engine(settings.database_url), keyring)
+            rotated = vault.rotate()
+            counts = vault.count_by_key()
         result = {"rotated": rotated, "active_key_id": keyring.active_key_id, "rows_by_key": counts}
         print(json.dumps(result) if as_json else f"re-sealed {rotated} rows; rows by key: {counts}")
 
 
 def verify_journal(as_json: bool) -> int:
     """Walk the decision journal's hash chain; 0 when intact, 1 when any row was edited or deleted."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, inspect, select
+    from sqlalchemy.exc import OperationalError
 
     from creditdesk.settings import get_settings
     from ledger.journal import DecisionJournal
-    from ledger.storage import journal, make_engine, migrate
+    from ledger.storage import journal, make_engine
 
-    engine = make_engine(get_settings().database_url)
+    url = get_settings().database_url
+    try:  # read-only: verifying must work on a read-only snapshot and must never change it
+        engine = make_engine(url, read_only=True)
+    except FileNotFoundError as exc:
+        raise InputError(str(exc), field="database") from None
     try:
-        migrate(engine)
+        if not inspect(engine).has_table(journal.name):
+            raise InputError(f"{_redact(url)} holds no decision journal", field="database")
         breaks = DecisionJournal(engine).verify()
         with engine.connect() as conn:
             rows = int(conn.execute(select(func.count()).select_from(journal)).scalar_one())
+    except OperationalError as exc:
+        raise InputError(f"cannot read {_redact(url)}: {exc.orig}", field="database") from None
     finally:
         engine.dispose()
     found = [{"seq": b.seq, "decision_id": b.decision_id, "problem": b.problem} for b in breaks]
@@ -150,6 +164,24 @@ def verify_journal(as_json: bool) -> int:
     else:
         print(f"decision journal intact: {rows} rows, hash chain verified")
     return 0 if not breaks else 1
+
+
+@contextlib.contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be opened or written (read-only file, missing folder rights,
+    full disk) is an environment the caller chose: one line and exit 2, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        raise InputError(f"cannot use {_redact(url)}: {exc.orig}", field="database") from None
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def run_server(host: str, port: int, workers: int) -> None:
@@ -170,10 +202,11 @@ def run_server(host: str, port: int, workers: int) -> None:
     from serving.logs import log_config
 
     settings = get_serving_settings()
-    migrate(settings.database_url)
-    ledger_engine = make_engine(settings.database_url)
-    migrate_ledger(ledger_engine)  # the journal and the books, before workers race to do it
-    ledger_engine.dispose()
+    with database_errors(settings.database_url):
+        migrate(settings.database_url)
+        ledger_engine = make_engine(settings.database_url)
+        migrate_ledger(ledger_engine)  # the journal and the books, before workers race to do it
+        ledger_engine.dispose()
     load_keyring(settings.pii_keys, settings.pii_active_key_id, settings.pii_key_file)
     dispose_engines()  # no pooled connection may cross into forked workers
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -10,9 +10,19 @@ the API refuses what the models were never trained to see.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from features import catalogue
 from features.schemas import CASH_FLOW_KINDS, EMPLOYMENT, REGIONS, SIDES
@@ -22,6 +32,73 @@ MAX_MONEY_MINOR = 10**15  # ten trillion major units: beyond any real customer, 
 MAX_TRADES = 5_000
 MAX_CASH_FLOWS = 2_000
 MAX_BATCH = 1_000
+
+
+# Every date the API accepts lies in [DATE_MIN, DATE_MAX]: far inside numpy's datetime64[ns]
+# range (1677-09-21 .. 2262-04-11), so the feature code can never wrap a date silently.
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2199, 12, 31)
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?$")
+_RANGE = f"between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}"
+
+
+_WITH_OFFSET = re.compile(_ISO_DATETIME.pattern[:-1] + r"(Z|[+-][0-9]{2}:?[0-9]{2})$")
+
+
+def _in_range(day: dt.date) -> None:
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise PydanticCustomError("date_range", "must be {range}", {"range": _RANGE})
+
+
+def _format_error(kind: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        f"{kind}_format",
+        "must be an ISO {kind} string {shape}",
+        {"kind": kind, "shape": "YYYY-MM-DD" if kind == "date" else "YYYY-MM-DDTHH:MM:SS without offset"},
+    )
+
+
+def _strict_date(value: object) -> dt.date:
+    """An ISO calendar date string ``YYYY-MM-DD``: no integers, no unix times, no datetimes."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        day = value  # from Python (stored requests, tests)
+    elif isinstance(value, str) and _ISO_DATE.match(value):
+        day = dt.date.fromisoformat(value)  # ValueError (e.g. month 13) becomes a 422
+    else:
+        raise _format_error("date")
+    _in_range(day)
+    return day
+
+
+def _strict_naive_datetime(value: object) -> dt.datetime:
+    """An ISO ``YYYY-MM-DDTHH:MM[:SS[.ffffff]]`` string without offset (exchange time)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        stamp = value
+    elif isinstance(value, str) and _ISO_DATETIME.match(value):
+        stamp = dt.datetime.fromisoformat(value)
+    elif isinstance(value, str) and _WITH_OFFSET.match(value):
+        raise PydanticCustomError("timezone_naive", "Input should not have timezone info")
+    else:
+        raise _format_error("datetime")
+    _in_range(stamp.date())
+    return stamp
+
+
+StrictDate = Annotated[
+    dt.date,
+    PlainValidator(_strict_date),
+    PlainSerializer(lambda day: day.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _ISO_DATE.pattern}),
+]
+StrictNaiveDatetime = Annotated[
+    dt.datetime,
+    PlainValidator(_strict_naive_datetime),
+    PlainSerializer(lambda stamp: stamp.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _ISO_DATETIME.pattern}),
+]
+# Free text: no NUL and no other control characters (they break logs, CSV exports, C code).
+_TEXT = r"^[^\x00-\x1f\x7f]+$"
 
 
 def _bounds(feature: str) -> dict[str, float]:
@@ -45,10 +122,10 @@ class _Closed(BaseModel):
 class Applicant(_Closed):
     """Personal data: encrypted at rest (AES-GCM), never logged, never used as a feature."""
 
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: str = Field(min_length=1, max_length=200, pattern=_TEXT)
     national_id: str = Field(pattern=r"^[A-Za-z0-9-]{4,32}$")
     phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{5,23}$")
-    address: str = Field(min_length=1, max_length=500)
+    address: str = Field(min_length=1, max_length=500, pattern=_TEXT)
 
 
 class Kyc(_Closed):
@@ -64,7 +141,7 @@ class Kyc(_Closed):
     is_pep: bool
     pep_reviewed: bool
     sanctions_hit: bool
-    account_opened_date: dt.date = Field(strict=False, description="cash account opened on the platform")
+    account_opened_date: StrictDate = Field(description=f"cash account opened on the platform; {_RANGE}")
 
 
 class Bureau(_Closed):
@@ -84,8 +161,8 @@ class Trade(_Closed):
     trade_id: int = Field(ge=1, le=MAX_INT64)
     # Naive on purpose: the feature code compares against midnight of the application date in
     # exchange time; an offset would need a market calendar to interpret, so it is refused.
-    timestamp: NaiveDatetime = Field(
-        strict=False, description="exchange time, naive; strictly before application_date"
+    timestamp: StrictNaiveDatetime = Field(
+        description="exchange time, naive; not before kyc.account_opened_date, before application_date"
     )
     ticker: str = Field(pattern=r"^[A-Z0-9.\-]{1,12}$")
     side: Side
@@ -95,7 +172,9 @@ class Trade(_Closed):
 
 
 class CashFlow(_Closed):
-    timestamp: NaiveDatetime = Field(strict=False, description="naive; strictly before application_date")
+    timestamp: StrictNaiveDatetime = Field(
+        description="naive; on or after kyc.account_opened_date, strictly before application_date"
+    )
     kind: CashFlowKind
     amount_minor: int = Field(gt=0, le=MAX_MONEY_MINOR)
 
@@ -170,8 +249,8 @@ class DecisionRequest(_Closed):
         ge=1, le=MAX_INT64, description="idempotency key: resending returns the stored decision"
     )
     customer_id: int = Field(ge=1, le=MAX_INT64)
-    application_date: dt.date = Field(
-        strict=False, description="a trading day; only data strictly before it is used"
+    application_date: StrictDate = Field(
+        description=f"a trading day; only data strictly before it is used; {_RANGE}"
     )
     requested_line_minor: int = Field(gt=0, le=MAX_MONEY_MINOR)
     platform_assets_minor: int = Field(
@@ -190,12 +269,16 @@ class DecisionRequest(_Closed):
     @model_validator(mode="after")
     def _point_in_time(self) -> DecisionRequest:
         # A trade on or after the application date would leak the future into the features.
+        # One before the account was opened cannot have happened on the platform.
         cutoff = dt.datetime.combine(self.application_date, dt.time())
+        opened = dt.datetime.combine(self.kyc.account_opened_date, dt.time())
         stamps = [("trades", i, t.timestamp) for i, t in enumerate(self.trades or ())]
         stamps += [("cash_flows", i, c.timestamp) for i, c in enumerate(self.cash_flows or ())]
         for name, i, stamp in stamps:
             if stamp >= cutoff:
                 raise ValueError(f"{name}[{i}].timestamp must be strictly before application_date")
+            if stamp < opened:
+                raise ValueError(f"{name}[{i}].timestamp must not be before kyc.account_opened_date")
         if self.kyc.account_opened_date > self.application_date:
             raise ValueError("kyc.account_opened_date must not be after application_date")
         if self.trades:
@@ -288,7 +371,7 @@ class KeyCreate(_Closed):
     )
 
     role: Literal["onboarding", "analyst", "operations", "admin"]
-    label: str = Field(default="", max_length=200)
+    label: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
 
 
 class KeyCreated(BaseModel):

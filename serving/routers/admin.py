@@ -10,8 +10,9 @@ from serving.errors import ApiError, responses
 from serving.keys import Principal, Role, create_key, revoke_key
 from serving.schemas import KeyCreate, KeyCreated, ReloadResult
 from serving.services import Services
+from serving.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=StrictJsonRoute)
 
 
 @router.post("/reload", response_model=ReloadResult, responses=responses(401, 403, 429, 503))
