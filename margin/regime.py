@@ -156,6 +156,7 @@ class Timeline:
     index_window_vol_annual: np.ndarray  # [days]
     cusum_return_down: np.ndarray  # [days] bool alarm: returns drifting down
     cusum_volume_up: np.ndarray  # [days] bool alarm: volume surging
+    cusum_sd: np.ndarray  # [days] the larger of the two CUSUM sums (returns down, volume up), in sd
     instrument_vol_annual: np.ndarray  # [days × n] EWMA
     vol_percentile: np.ndarray  # [days × n] cross-sectional rank in (0, 1]
 
@@ -206,7 +207,14 @@ def regime_timeline(returns: np.ndarray, volume: np.ndarray, policy: RegimeDetec
         idx_vol, entry, policy.exit_ratio, policy.cooldown_days, floor=alarm.astype(np.int8)
     )
     return Timeline(
-        level, idx_vol, idx_wvol, c_ret.alarm_down, c_vol.alarm_up, inst_vol, vol_percentile(inst_vol)
+        level,
+        idx_vol,
+        idx_wvol,
+        c_ret.alarm_down,
+        c_vol.alarm_up,
+        np.maximum(c_ret.lower, c_vol.upper),
+        inst_vol,
+        vol_percentile(inst_vol),
     )
 
 

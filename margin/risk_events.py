@@ -72,13 +72,26 @@ class EventLog:
         self.last_marked_ns = max(self.last_marked_ns, t_ns)
 
 
-def _level_reason(old: int, new: int, stat: float, threshold: float, alarm: bool) -> str:
-    direction = "rose to" if new > old else "fell below the exit line"
-    if new > old and alarm and stat < threshold:
-        return f"CUSUM alarm on index returns/volume while index volatility was {stat:.0%}"
+def _level_change(
+    old: int, new: int, vol: float, entry: list[float], cusum_sd: float, policy: RiskControlsPolicy
+) -> dict[str, object]:
+    """Statistic, threshold and plain reason of a level change (the CUSUM when it did the lifting)."""
+    det = policy.regime
+    if new > old and vol < entry[new - 1]:
+        return {
+            "statistic": "index_cusum_sd",
+            "statistic_value": cusum_sd,
+            "threshold": det.cusum_h,
+            "reason": f"CUSUM alarm on falling index returns or surging volume ({cusum_sd:.1f} sd > "
+            f"{det.cusum_h:g}) while index volatility was {vol:.0%}",
+        }
     if new > old:
-        return f"index EWMA volatility {direction} {stat:.0%} (entry {threshold:.0%})"
-    return f"index EWMA volatility {stat:.0%} stayed below {threshold:.0%} for the cooldown"
+        thr = entry[new - 1]
+        reason = f"index EWMA volatility rose to {vol:.0%} (entry {thr:.0%})"
+    else:
+        thr = entry[old - 1] * det.exit_ratio
+        reason = f"index EWMA volatility {vol:.0%} stayed below {thr:.0%} for {det.cooldown_days} days"
+    return {"statistic": "index_ewma_vol_annual", "statistic_value": vol, "threshold": thr, "reason": reason}
 
 
 def regime_events(
@@ -98,7 +111,6 @@ def regime_events(
         next_day_ns = np.append(day_ns[1:], day_ns[-1] + 86_400 * 10**9)
     det = policy.regime
     entry = [det.stressed_vol_annual, det.crisis_vol_annual]
-    alarm = timeline.cusum_return_down | timeline.cusum_volume_up
     frozen = frozen_names(timeline, policy)
     versions: dict[str, int] = {}
     out: list[RiskEvent] = []
@@ -111,19 +123,9 @@ def regime_events(
     for d in range(n_days):
         lvl = int(timeline.level[d])
         if lvl != prev_level:
-            stat = float(timeline.index_vol_annual[d])
-            thr = entry[max(lvl, prev_level) - 1] * (1.0 if lvl > prev_level else det.exit_ratio)
-            emit(
-                "market",
-                d,
-                kind="regime_level",
-                value=LEVELS[lvl],
-                previous=LEVELS[prev_level],
-                statistic="index_ewma_vol_annual",
-                statistic_value=stat,
-                threshold=thr,
-                reason=_level_reason(prev_level, lvl, stat, thr, bool(alarm[d])),
-            )
+            vol, cus = float(timeline.index_vol_annual[d]), float(timeline.cusum_sd[d])
+            why = _level_change(prev_level, lvl, vol, entry, cus, policy)
+            emit("market", d, kind="regime_level", value=LEVELS[lvl], previous=LEVELS[prev_level], **why)
         for j in np.flatnonzero(frozen[d] != prev_frozen):
             pct = policy.level(lvl).freeze_vol_percentile
             emit(

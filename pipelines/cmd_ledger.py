@@ -413,6 +413,20 @@ def register(app: typer.Typer) -> None:
                 f"{s['accounts_call']} call, {s['accounts_liquidate']} liquidate, "
                 f"loss if all sold {s['loss_if_all_sold_minor'] / 100:,.0f}"
             )
+        _print_controls(report)
         print(f"report: {folder / stem}.csv and .json")
         if as_json:
             print(json.dumps({**report, "csv": str(folder / f"{stem}.csv")}, default=str))
+
+
+def _print_controls(report: dict[str, Any]) -> None:
+    """Static vs dynamic risk controls side by side, and the regime events behind the difference."""
+    static, dynamic, timeline = report["static"], report["dynamic"], report["regime_timeline"]
+    print(f"{'same book':<22}{'static':>16}{'dynamic':>16}")
+    for key in ("calls", "liquidations", "shortfalls", "loss_minor"):
+        a, b = static[key], dynamic[key]
+        fmt = (lambda v: f"{v / 100:,.2f}") if key == "loss_minor" else (lambda v: f"{int(v):,}")
+        print(f"{key.replace('_minor', ''):<22}{fmt(a):>16}{fmt(b):>16}")
+    print(f"regime at start: {timeline['level_at_start']}; first crisis close: {timeline['first_crisis']}")
+    for ev in timeline["events"]:
+        print(f"  {ev['effective']} {ev['what']} ({ev['why']})")

@@ -94,6 +94,7 @@ def test_timeline_changes_become_versioned_events_effective_next_day() -> None:
         index_window_vol_annual=np.zeros(days),
         cusum_return_down=np.zeros(days, dtype=bool),
         cusum_volume_up=np.zeros(days, dtype=bool),
+        cusum_sd=np.zeros(days),
         instrument_vol_annual=np.tile([0.2, 0.9], (days, 1)),
         vol_percentile=np.tile([0.5, 1.0], (days, 1)),
     )
@@ -108,3 +109,19 @@ def test_timeline_changes_become_versioned_events_effective_next_day() -> None:
     frozen = [e for e in events if e.scope == "instrument:BBB"]
     assert [e.value for e in frozen] == ["frozen"]  # top-ranked name frozen once stressed
     assert not [e for e in events if e.scope == "instrument:AAA"]
+
+
+def test_a_cusum_lift_names_the_cusum_and_its_decision_interval() -> None:
+    tl = Timeline(
+        level=np.array([0, 1], dtype=np.int8),
+        index_vol_annual=np.array([0.15, 0.16]),
+        index_window_vol_annual=np.zeros(2),
+        cusum_return_down=np.array([False, True]),
+        cusum_volume_up=np.zeros(2, dtype=bool),
+        cusum_sd=np.array([1.0, 5.5]),
+        instrument_vol_annual=np.full((2, 1), 0.2),
+        vol_percentile=np.full((2, 1), 1.0),
+    )
+    ev = regime_events(tl, np.arange(2) * DAY_NS, np.array(["AAA"]), POLICY)[0]
+    assert (ev.statistic, ev.statistic_value, ev.threshold) == ("index_cusum_sd", 5.5, 5.0)
+    assert "CUSUM" in ev.reason
