@@ -6,28 +6,28 @@ scales with the database rather than with Python), and check:
 
 * trial balance: per ledger, Σ debits = Σ credits (posted and pending);
 * replay equality: each account's stored balances equal the replay;
-* limits: no account with a limit flag is past it;
-* interest: at most one accrual per loan and day, and with ``day`` given, exactly one for
-  every loan that had principal outstanding.
+* limits: no account with a limit flag is past it.
 
-Any failure is a break; the CLI exits 1 when there is one.
+The ledger knows nothing of what its accounts mean: a room above it (margin's interest
+check, ``margin.eod``) passes extra ``checks`` that read the same connection and add their
+own breaks and figures. Any failure is a break; the CLI exits 1 when there is one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, literal, select, union_all
+from sqlalchemy import Connection, Engine, and_, func, literal, select, union_all
 
-from ledger.chart import Code, TransferCode, customer_account, owner_of
 from ledger.domain import AccountFlags, PendingStatus, TransferFlags
 from ledger.storage import accounts, pending, transfers
 
 
 @dataclass(frozen=True)
 class EodBreak:
-    kind: str  # trial_balance / replay / limit / interest
+    kind: str  # trial_balance / replay / limit, or the kind of an extra check (interest)
     subject: int  # ledger or account id
     detail: str
 
@@ -47,8 +47,7 @@ class EodReport:
     transfers_replayed: int = 0
     trial_balance: list[TrialBalanceRow] = field(default_factory=list)
     breaks: list[EodBreak] = field(default_factory=list)
-    interest_day: int | None = None
-    interest_accruals: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # figures of the extra checks
 
     @property
     def ok(self) -> bool:
@@ -56,8 +55,13 @@ class EodReport:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out.update(out.pop("extra"))
         out["ok"] = self.ok
         return out
+
+
+EodCheck = Callable[[Connection, dict[int, Any], "EodReport"], None]
+"""An extra end-of-day check: (connection, stored accounts by id, report) → adds breaks."""
 
 
 def _replay_query() -> Any:
@@ -94,9 +98,9 @@ def _replay_query() -> Any:
     )
 
 
-def reconcile(engine: Engine, day: int | None = None) -> EodReport:
-    """Check the whole database; ``day`` (yyyymmdd) also demands that day's interest accruals."""
-    report = EodReport(interest_day=day)
+def reconcile(engine: Engine, checks: Sequence[EodCheck] = ()) -> EodReport:
+    """Check the whole database, then run the ``checks`` of the rooms above on the same snapshot."""
+    report = EodReport()
     with engine.connect() as conn:
         stored = {
             r.id: r
@@ -116,11 +120,8 @@ def reconcile(engine: Engine, day: int | None = None) -> EodReport:
         report.transfers_replayed = int(
             conn.execute(select(func.count()).select_from(transfers)).scalar_one()
         )
-        accruals = conn.execute(
-            select(transfers.c.debit_account_id, transfers.c.user_data, func.count())
-            .where(transfers.c.code == int(TransferCode.INTEREST_ACCRUAL))
-            .group_by(transfers.c.debit_account_id, transfers.c.user_data)
-        ).all()
+        for check in checks:
+            check(conn, stored, report)
     report.accounts_checked = len(stored)
     tb: dict[int, list[int]] = {}
     for aid, r in stored.items():
@@ -155,19 +156,4 @@ def reconcile(engine: Engine, day: int | None = None) -> EodReport:
                     "trial_balance", ledger, f"posted debits {dpo} vs credits {cpo}; pending {dp} vs {cp}"
                 )
             )
-    seen: set[int] = set()
-    for aid, on_day, n in accruals:
-        if n > 1:
-            report.breaks.append(EodBreak("interest", aid, f"interest accrued {n} times for day {on_day}"))
-        if day is not None and on_day == day:
-            seen.add(owner_of(aid))
-            report.interest_accruals += 1
-    if day is not None:
-        for aid, r in stored.items():
-            is_loan = aid % 10**8 // 10**6 == Code.MARGIN_LOAN
-            if is_loan and r.debits_posted > r.credits_posted and owner_of(aid) not in seen:
-                interest_acct = customer_account(owner_of(aid), Code.ACCRUED_INTEREST)
-                report.breaks.append(
-                    EodBreak("interest", interest_acct, f"no interest accrued for day {day}")
-                )
     return report

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from ledger.domain import MAX_INT64, Account, Pending, PendingStatus, Transfer
-from ledger.storage import accounts, pending, transfers
+from ledger.storage import accounts, clock, pending, transfers
 
 CHUNK = 2000  # ids per IN list: well inside SQLite's and PostgreSQL's bound-parameter limits
 
@@ -208,6 +208,25 @@ class SqlLedgerRepository:
 
     def count_transfers(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(transfers)).scalar_one())
+
+    # ---- the clock ---------------------------------------------------------------------
+    def reserve_timestamps(self, now_ns: int, count: int) -> int:
+        """A base after which ``count`` timestamps (base + 1 … base + count) are this commit's.
+
+        Reads the last timestamp handed out under a row lock (PostgreSQL; SQLite already holds
+        the database lock), so commits are stamped in commit order and strictly after every
+        earlier one even when the wall clock steps back or two processes' clocks disagree.
+        """
+        q = select(clock.c.last_timestamp_ns).where(clock.c.id == 1)
+        row = self.conn.execute(q.with_for_update() if self.locking else q).first()
+        last = 0 if row is None else int(row[0])
+        base = max(now_ns, last)
+        if row is None:
+            self.conn.execute(insert(clock).values(id=1, last_timestamp_ns=base + count))
+        else:
+            self.conn.execute(update(clock).where(clock.c.id == 1).values(last_timestamp_ns=base + count))
+        assert base >= last and base + count <= MAX_INT64, "ledger timestamps must increase across commits"
+        return base
 
     # ---- writes ------------------------------------------------------------------------
     def insert_accounts(self, rows: Sequence[Account]) -> None:

@@ -5,6 +5,9 @@ The functions ``create_accounts_in`` and ``create_transfers_in`` do the same wor
 transaction the caller already holds, so a margin operation can open accounts, move money
 and write its own rows atomically.
 
+Timestamps come from the ledger clock (``SqlLedgerRepository.reserve_timestamps``): strictly
+increasing across commits, in commit order, whatever the wall clock does.
+
 Every commit re-checks the invariants of the accounts it touched (debits equal credits per
 ledger for the batch, no limit passed) and refuses to commit otherwise: a bug in the rules
 becomes an exception, never a silent imbalance.
@@ -44,9 +47,10 @@ class LedgerInvariantError(AssertionError):
 def create_accounts_in(repo: SqlLedgerRepository, new: Sequence[Account], now_ns: int) -> list[AccountResult]:
     if len(new) > MAX_BATCH:
         raise ValueError(f"a batch holds at most {MAX_BATCH} accounts, got {len(new)}")
+    base = repo.reserve_timestamps(now_ns, len(new)) if new else now_ns  # the clock first: see below
     existing = repo.load_accounts((a.id for a in new), for_update=True)
     known = set(existing)
-    stamped = [replace(a, timestamp_ns=now_ns + i + 1) for i, a in enumerate(new)]
+    stamped = [replace(a, timestamp_ns=base + i + 1) for i, a in enumerate(new)]
     results = apply_accounts(stamped, existing)
     created = {a.id: existing[a.id] for a, r in zip(stamped, results, strict=True) if r is AccountResult.OK}
     repo.insert_accounts([a for aid, a in created.items() if aid not in known])
@@ -109,10 +113,16 @@ def create_transfers_in(
     """Apply ``batch`` inside the caller's transaction; write what succeeded; return the results."""
     if len(batch) > MAX_BATCH:
         raise ValueError(f"a batch holds at most {MAX_BATCH} transfers, got {len(batch)}")
+    # The clock row is locked before any shared (platform) account, so writers queue on it in
+    # one order and never deadlock with each other over the clock.
+    base = repo.reserve_timestamps(now_ns, len(batch)) if batch else now_ns
     accounts, existing, pendings, due = _load_state(repo, batch, now_ns)
     before = {aid: a.balances() for aid, a in accounts.items()}
     expired = expire(due, accounts, pendings)
-    outcome = apply_batch(batch, accounts, existing, pendings, now_ns)
+    outcome = apply_batch(batch, accounts, existing, pendings, base)
+    assert all(base < t.timestamp_ns <= base + len(batch) for t in outcome.created), (
+        "stamped outside the reservation"
+    )
     touched = outcome.touched_accounts | {a for t in due for a in (t.debit_account_id, t.credit_account_id)}
     _check_invariants({aid: before[aid] for aid in touched}, accounts)
     repo.insert_transfers(outcome.created)

@@ -67,6 +67,16 @@ transfers = Table(
     Column("timestamp_ns", BigInteger, nullable=False),
     Index("ix_ledger_transfers_debit", "debit_account_id"),
     Index("ix_ledger_transfers_credit", "credit_account_id"),
+    Index("ix_ledger_transfers_timestamp", "timestamp_ns"),
+)
+
+# One row: the last timestamp the ledger handed out (to accounts or transfers). Commits stamp
+# strictly after it under a lock, so timestamps increase across commits, not only in a batch.
+clock = Table(
+    "ledger_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_timestamp_ns", BigInteger, nullable=False),
 )
 
 pending = Table(

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ledger.repository import SqlLedgerRepository
 
 T = TypeVar("T")
+U = TypeVar("U", bound="SqlUnitOfWork")
 
 MAX_ATTEMPTS = 12
 # PostgreSQL SQLSTATEs that mean "try the whole transaction again": serialization failure,
@@ -35,7 +36,7 @@ class SqlUnitOfWork:
         self.engine = engine
         self.conn: Connection | None = None
 
-    def __enter__(self) -> SqlUnitOfWork:
+    def __enter__(self) -> Self:
         self.conn = self.engine.connect()
         self.conn.begin()
         self.ledger = SqlLedgerRepository(self.conn)
@@ -70,9 +71,14 @@ def _retryable(exc: DBAPIError) -> bool:
 
 def run_in_transaction(engine: Engine, work: Callable[[SqlUnitOfWork], T]) -> T:
     """Run ``work(uow)`` and commit; on a write conflict roll back and run it again (bounded)."""
+    return run_unit_of_work(SqlUnitOfWork, engine, work)
+
+
+def run_unit_of_work(factory: Callable[[Engine], U], engine: Engine, work: Callable[[U], T]) -> T:
+    """``run_in_transaction`` for a unit of work of a room above (one that adds repositories)."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            with SqlUnitOfWork(engine) as uow:
+            with factory(engine) as uow:
                 result = work(uow)
                 uow.commit()
                 return result

@@ -34,7 +34,7 @@ def _engine() -> Any:
 
 
 def _desk() -> Any:
-    from margin.lending import MarginDesk
+    from margin.service import MarginDesk
 
     return MarginDesk(_engine())
 
@@ -70,20 +70,25 @@ def register(app: typer.Typer) -> None:
 
     @ledger_app.command("open")
     def open_facility(
-        customer: int = typer.Option(..., "--customer", help="customer id (≥ 1)"),
         decision: str = typer.Option(..., "--decision", help="id of the approved credit decision"),
-        line: int = typer.Option(..., "--line", help="credit line in minor units"),
-        rate_bps: int = typer.Option(..., "--rate-bps", help="annual interest rate in basis points"),
-        leverage_bps: int = typer.Option(
-            20_000, "--leverage-bps", help="max gross exposure / equity, 20000 = 2x"
-        ),
         regime_name: str = typer.Option("cn", "--regime", help="margin regime: cn or us"),
         currency: str = typer.Option("CNY", "--currency", help="CNY or USD"),
         as_json: bool = JSON_OPT,
     ) -> None:
-        """Open a margin facility from an approved decision (accounts + line; idempotent)."""
-        fac = _desk().open_facility(customer, decision, line, rate_bps, leverage_bps, regime_name, currency)
-        _emit(fac.__dict__, as_json, f"facility open for customer {fac.customer_id}: line {fac.line_minor}")
+        """Open the margin facility of an approved decision: line, rate and leverage come from it.
+
+        Refused (exit 2, reason code on stderr, nothing written) for an unknown, declined or
+        already used decision; the same decision again is a no-op.
+        """
+        from ledger.journal import DecisionJournal
+        from margin.opening import open_from_decision
+
+        desk = _desk()
+        outcome = open_from_decision(desk, DecisionJournal(desk.engine).get, decision, regime_name, currency)
+        fac = outcome.facility
+        payload = {**fac.__dict__, "created": outcome.created}
+        verb = "opened" if outcome.created else "already open"
+        _emit(payload, as_json, f"facility {verb} for customer {fac.customer_id}: line {fac.line_minor}")
 
     @ledger_app.command("instrument")
     def instrument(
@@ -298,15 +303,13 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPT,
     ) -> None:
         """End of day: trial balance, replay equality, limits, interest once; exit 1 on any break."""
-        from ledger.eod import reconcile
+        from margin.eod import reconcile_books
 
         d = _parse_day(day)
-        engine = _engine()
+        desk = _desk()
         if accrue_first:
-            from margin.lending import MarginDesk
-
-            MarginDesk(engine).accrue_interest(d)
-        report = reconcile(engine, day=d.year * 10_000 + d.month * 100 + d.day)
+            desk.accrue_interest(d)
+        report = reconcile_books(desk.engine, d)
         print(
             f"end of day {d}: {report.accounts_checked} accounts, "
             f"{report.transfers_replayed} transfers replayed"

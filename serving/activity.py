@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, bindparam, text
 
-from ledger.chart import Code, TransferCode, customer_account
 from ledger.storage import transfers
+from margin.chart import Code, TransferCode, customer_account
 from margin.storage import instruments as instrument_master
 
 MINOR_PER_MAJOR = 100  # prices per share in the feature tables are major units (dollars, yuan)

@@ -48,7 +48,7 @@ class Books:
         from ledger.journal import DecisionJournal
         from ledger.service import Ledger
         from ledger.storage import make_engine, migrate
-        from margin.lending import MarginDesk
+        from margin.service import MarginDesk
 
         engine = make_engine(svc.settings.database_url)
         migrate(engine)
@@ -134,50 +134,31 @@ def open_account(
 ) -> AccountView:
     """Open the margin facility of an approved decision: accounts, line, rate and leverage.
 
-    Idempotent per customer: the same decision again returns the open facility (200).
+    201 when this request opened it; 200 when the same decision is already open with the same
+    regime and currency (a resend); 404 for an unknown decision; 409 naming the rule when the
+    decision is not an approval, was used already, or the customer has another facility.
     """
-    entry = b.journal.get(body.decision_id)
-    if entry is None:
-        raise ApiError(404, "not found", field="decision_id", rule="not_found", message="no such decision")
-    record = entry.payload["record"]
-    customer_id = int(entry.payload["request"]["customer_id"])
-    if record["outcome"] != "approve" or int(record["credit_limit_minor"]) <= 0:
+    from margin.opening import NOT_FOUND, OpeningRefused, open_from_decision
+
+    try:
+        outcome = open_from_decision(b.desk, b.journal.get, body.decision_id, body.regime, body.currency)
+    except OpeningRefused as exc:
+        status = 404 if exc.rule == NOT_FOUND else 409
         raise ApiError(
-            409,
-            "conflict",
+            status,
+            "not found" if status == 404 else "conflict",
             field="decision_id",
-            rule="not_approved",
-            message=f"decision outcome is {record['outcome']!r}; only an approval with a line opens one",
-        )
-    existing = _facility_row(b.svc, customer_id)
-    if existing is not None and existing.decision_id != body.decision_id:
-        raise ApiError(
-            409,
-            "conflict",
-            field="decision_id",
-            rule="facility_exists",
-            message=f"customer {customer_id} already has a facility from another decision",
-        )
-    # pricing's max_leverage is loan / own equity; the margin desk caps gross exposure / equity
-    # = (equity + loan) / equity, i.e. one more.
-    leverage_bps = min(max(round((1.0 + float(record["max_leverage"])) * 10_000), 10_000), 100_000)
-    b.desk.open_facility(
-        customer_id,
-        body.decision_id,
-        int(record["credit_limit_minor"]),
-        max(1, round(float(record["annual_rate"]) * 10_000)),
-        leverage_bps,
-        body.regime,
-        body.currency,
-    )
-    if existing is not None:
+            rule=exc.rule,
+            message=str(exc),
+        ) from exc
+    if not outcome.created:
         response.status_code = 200
-    return _account_view(b, customer_id)
+    return _account_view(b, outcome.facility.customer_id)
 
 
 def _account_view(b: Books, customer_id: int) -> AccountView:
-    from ledger.chart import Code, customer_account
     from ledger.storage import accounts
+    from margin.chart import Code, customer_account
 
     fac = _facility_row(b.svc, customer_id)
     if fac is None:

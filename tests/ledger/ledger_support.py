@@ -17,3 +17,31 @@ def fresh_sqlite(template: Path, directory: Path) -> tuple[Engine, str]:
     shutil.copyfile(template, path)
     url = f"sqlite:///{path}"
     return make_engine(url), url
+
+
+def journal_decision(
+    url: str,
+    decision_id: str,
+    customer_id: int,
+    outcome: str = "approve",
+    line_minor: int = 100_000,
+    annual_rate: float = 0.073,
+    max_leverage: float = 1.0,
+) -> None:
+    """A decision in the real journal of the database at ``url``, shaped as the API stores it."""
+    from ledger.journal import DecisionJournal
+    from ledger.storage import migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    payload = {
+        "request": {"customer_id": customer_id},
+        "record": {
+            "outcome": outcome,
+            "credit_limit_minor": line_minor if outcome == "approve" else 0,
+            "annual_rate": annual_rate,
+            "max_leverage": max_leverage,
+        },
+    }
+    DecisionJournal(engine).append(decision_id, f"app-{decision_id}", payload)
+    engine.dispose()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ledger_support import journal_decision
 
 from tests.conftest import require_dataset  # type: ignore[import-not-found]
 
@@ -38,6 +39,7 @@ def last_json(out: str) -> dict:
 def test_facility_flow_and_end_of_day(tmp_path: Path) -> None:
     var = tmp_path / "var"
     var.mkdir()
+    journal_decision(f"sqlite:///{var / 'ledger.db'}", "dec-5", 5, line_minor=100_000, annual_rate=0.073)
     steps = [
         [
             "ledger",
@@ -51,7 +53,7 @@ def test_facility_flow_and_end_of_day(tmp_path: Path) -> None:
             "--price",
             "1000",
         ],
-        ["ledger", "open", "--customer", "5", "--decision", "dec-5", "--line", "100000", "--rate-bps", "730"],
+        ["ledger", "open", "--decision", "dec-5"],
         ["ledger", "deposit", "--customer", "5", "--amount", "50000", "--op", "d1"],
         [
             "ledger",
@@ -94,6 +96,7 @@ def test_facility_flow_and_end_of_day(tmp_path: Path) -> None:
         (["ledger", "eod", "--day", "20-01-2026"], "--day"),
         (["stress", "--from", "2009-01-01", "--to", "2008-01-01"], "--to"),
         (["ledger", "mark", "1:200"], "INSTRUMENT_ID=PRICE_MINOR"),
+        (["ledger", "open", "--decision", "no-such-decision"], "not_found"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -118,7 +121,8 @@ def test_bad_input_exits_2_with_one_line(
 def test_batch_file_posts_linked_chain(tmp_path: Path) -> None:
     var = tmp_path / "var"
     var.mkdir()
-    run(["ledger", "open", "--customer", "3", "--decision", "d3", "--line", "1000", "--rate-bps", "500"], var)
+    journal_decision(f"sqlite:///{var / 'ledger.db'}", "d3", 3, line_minor=1000, annual_rate=0.05)
+    assert run(["ledger", "open", "--decision", "d3"], var).returncode == 0
     cash, funding = 3 * 10**8 + 10 * 10**6, 20 * 10**6 + 156
     lines = [
         {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import Engine, text, update
 
 from ledger.domain import Account, AccountFlags, AccountResult, Transfer, TransferFlags, TransferResult
@@ -144,3 +146,18 @@ def test_eod_finds_a_deleted_transfer(engine: Engine) -> None:
         ("replay", 1),
         ("replay", 2),
     }
+
+
+def test_timestamps_increase_strictly_across_commits_even_when_the_clock_does_not(engine: Engine) -> None:
+    """A later commit is never stamped at or before an earlier one (seen: the clock stepping back)."""
+    clock = FakeClock()
+    ledger = books(engine, clock)  # accounts and transfer 100 stamped from clock.ns
+    ledger.create_transfers([Transfer(101, 2, 1, 1, 1, 1), Transfer(102, 2, 1, 1, 1, 1)])
+    clock.ns -= 10**9  # the wall clock steps back a second (NTP), or a second process lags
+    ledger.create_transfers([Transfer(103, 2, 1, 1, 1, 1)])
+    clock.ns += 10**9  # and forward again: the same instant as the first commits
+    ledger.create_transfers([Transfer(104, 2, 1, 1, 1, 1)])
+    stamps = [t.timestamp_ns for t in ledger.lookup_transfers([100, 101, 102, 103, 104])]
+    assert all(b > a for a, b in itertools.pairwise(stamps)), stamps
+    accounts = ledger.lookup_accounts([1, 2, 3])
+    assert max(a.timestamp_ns for a in accounts) < stamps[0]  # one clock for accounts and transfers

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from creditdesk.errors import InputError
-from ledger.chart import Code, customer_account, platform_account
-from ledger.eod import reconcile
 from ledger.service import Ledger
-from margin.lending import MarginDesk
+from margin.chart import Code, customer_account, platform_account
+from margin.eod import reconcile_books
+from margin.service import MarginDesk
 from margin.storage import margin_calls
 
 CID = 42
@@ -55,7 +55,7 @@ def test_buy_on_margin_is_one_chain_and_sell_repays_first(engine: Engine) -> Non
     # 0.7 × (900,000 − 400,100) − 400,100 < 0 is refused
     refused = desk.buy(CID, "b2", STOCK, 10, 10_000)
     assert not refused.ok and refused.reason == "initial_margin_not_met"
-    assert reconcile(engine).ok
+    assert reconcile_books(engine).ok
     sell = desk.sell(CID, "s1", STOCK, 50, 10_000, fee_minor=50)
     assert sell.ok and sell.details == {
         "gross_minor": 500_000,
@@ -66,7 +66,7 @@ def test_buy_on_margin_is_one_chain_and_sell_repays_first(engine: Engine) -> Non
     assert balance(engine, Code.CUSTOMER_CASH) == 500_000 - 50 - 300_100
     no_shares = desk.sell(CID, "s2", STOCK, 31, 10_000)
     assert not no_shares.ok and no_shares.reason == "exceeds_debits"  # cannot sell shares not held
-    report = reconcile(engine)
+    report = reconcile_books(engine)
     assert report.ok, report.breaks
 
 
@@ -83,15 +83,15 @@ def test_interest_accrues_once_per_day_and_eod_checks_it(engine: Engine) -> None
     desk, _ = setup_desk(engine)
     assert desk.buy(CID, "b1", STOCK, 80, 10_000).ok  # loan 300,000
     day = dt.date(2026, 1, 20)
-    assert reconcile(engine, day=20260120).breaks[0].kind == "interest"  # not accrued yet
+    assert reconcile_books(engine, dt.date(2026, 1, 20)).breaks[0].kind == "interest"  # not accrued yet
     assert desk.accrue_interest(day) == 1
     assert desk.accrue_interest(day) == 0  # idempotent per customer and day
     # 300,000 × 7.30 % / 365 = 60.0 minor units
     assert balance(engine, Code.ACCRUED_INTEREST) == -60
     income = Ledger(engine).lookup_accounts([platform_account(Code.INTEREST_INCOME, 156)])[0]
     assert income.credits_posted == 60
-    report = reconcile(engine, day=20260120)
-    assert report.ok and report.interest_accruals == 1
+    report = reconcile_books(engine, dt.date(2026, 1, 20))
+    assert report.ok and report.extra["interest_accruals"] == 1
     desk.sell(CID, "s1", STOCK, 10, 10_000)
     assert balance(engine, Code.ACCRUED_INTEREST) == 0  # interest repaid before principal
 
@@ -111,7 +111,7 @@ def test_withdrawal_rule_and_bad_input(engine: Engine) -> None:
         desk.deposit(999, "d", 10)
     with pytest.raises(InputError, match="decision"):
         desk.open_facility(CID, "another-decision", 10, 10)
-    assert reconcile(engine).ok
+    assert reconcile_books(engine).ok
 
 
 def test_mark_to_market_call_deadline_liquidation_and_write_off(engine: Engine) -> None:
@@ -136,7 +136,7 @@ def test_mark_to_market_call_deadline_liquidation_and_write_off(engine: Engine) 
     assert loss.debits_posted == 25_000
     with engine.connect() as conn:
         assert conn.execute(select(margin_calls.c.status)).scalars().all() == ["liquidated"]
-    assert reconcile(engine).ok
+    assert reconcile_books(engine).ok
 
 
 def test_top_up_meets_the_call(engine: Engine) -> None:

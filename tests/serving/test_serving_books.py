@@ -155,7 +155,7 @@ def test_facility_trades_margin_and_ledger_trades_feed_the_next_decision(
 
 
 def test_raw_transfers_are_idempotent_on_id(live: Any, body: dict[str, Any]) -> None:
-    from ledger.chart import Code, customer_account, platform_account
+    from margin.chart import Code, customer_account, platform_account
 
     ops = live.key("operations")
     decision = _approved(live, body)

@@ -1,5 +1,8 @@
 """Chart of accounts, transfer codes, ledgers and the id scheme of the margin-lending books.
 
+Margin owns its chart (the ledger below it is margin-agnostic: it knows accounts,
+transfers and ledgers, not what a margin loan is).
+
 Account ids are derived, not allocated, so that every operation can name its accounts
 without a lookup and a retried operation names the same ones:
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import enum
 import hashlib
 
+from creditdesk.errors import InputError
 from ledger.domain import Account, AccountFlags
 
 MAX_CUSTOMER_ID = 90_000_000_000
@@ -78,8 +82,6 @@ def currency_ledger(currency: str) -> int:
     try:
         return CURRENCIES[currency.upper()]
     except KeyError as exc:
-        from creditdesk.errors import InputError
-
         raise InputError(
             f"currency must be one of {sorted(CURRENCIES)}, got {currency!r}", field="currency"
         ) from exc

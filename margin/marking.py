@@ -1,0 +1,164 @@
+"""Marking the whole book through the engine: one vectorised evaluation per regime per tick.
+
+The one code path for the CLI (``ledger mark``), the API (``POST /v1/prices``), the stress
+replay and the book simulation. A tick:
+
+1. takes the book column-wise (``margin.book.BookState``: cash, debt, positions per
+   facility), either freshly loaded or kept in memory and advanced by the ledger
+   transfers committed since the last tick;
+2. calls ``engine.evaluate`` and ``engine.step_calls`` once per regime over all its
+   facilities (no Python loop over accounts);
+3. writes only what changed — calls issued, calls met — in chunks of at most
+   ``MAX_FACILITIES_PER_MARK_CHUNK`` rows, and returns the accounts to liquidate.
+
+Call deadlines count in calendar days since the epoch (``calendar_day``; trading days are
+the calendar work of issue 13). A call handed to liquidation stays open
+until the liquidation closes it (``MarginDesk.close_call``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sqlalchemy import Engine
+
+from creditdesk.errors import InputError
+from ledger.domain import MAX_INT64
+from margin.book import BookState, load_book
+from margin.chart import operation_transfer_id
+from margin.domain import NS_PER_DAY, MarkResult, instrument_checked, positive
+from margin.engine import STATUS_NAMES, CallState, Status, evaluate, regime, step_calls
+from margin.repository import MarginUnitOfWork, run_margin
+
+
+def calendar_day(now_ns: int) -> int:
+    """Days since the epoch: the default clock of call deadlines."""
+    return now_ns // NS_PER_DAY
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    """What one tick decided, column-wise over the book's facilities."""
+
+    customer_ids: np.ndarray
+    status: np.ndarray  # Status codes
+    ratio: np.ndarray
+    topup_minor: np.ndarray
+    issued: np.ndarray  # bool
+    met: np.ndarray
+    liquidate: np.ndarray
+    deadline_day: np.ndarray
+
+
+def check_prices(prices_minor: dict[int, int], known: set[int]) -> None:
+    for iid, p in prices_minor.items():
+        instrument_checked(iid)
+        positive(p, "price_minor")
+    unknown = sorted(set(prices_minor) - known)
+    if unknown:
+        raise InputError(f"instrument {unknown[0]} is not registered", field="instrument_id")
+
+
+def evaluate_tick(
+    book: BookState, open_calls: dict[int, int], day: int, call_days: int | None = None
+) -> TickOutcome:
+    """Pure: evaluate every facility of ``book`` and step its calls.
+
+    ``open_calls`` maps a customer with an open call to the call's deadline day.
+    """
+    n = len(book.customer_ids)
+    status = np.zeros(n, dtype=np.int8)
+    ratio = np.full(n, np.inf)
+    topup = np.zeros(n)
+    calls_open = np.zeros(n, dtype=bool)
+    deadline = np.full(n, -1, dtype=np.int64)
+    if open_calls:
+        idx = book.index_of(np.fromiter(open_calls, dtype=np.int64))
+        found = idx >= 0
+        calls_open[idx[found]] = True
+        deadline[idx[found]] = np.fromiter(open_calls.values(), dtype=np.int64)[found]
+    issued, met, liquidate = (np.zeros(n, dtype=bool) for _ in range(3))
+    for name in np.unique(book.regime):
+        rows = np.flatnonzero(book.regime == name)
+        reg = regime(str(name))
+        if call_days is not None:
+            reg = replace(reg, call_days=call_days)
+        ev = evaluate(book.sub_book(rows), book.prices, book.conversion, reg)
+        _, events = step_calls(CallState(calls_open[rows], deadline[rows]), ev, day, reg)
+        status[rows], ratio[rows], topup[rows] = ev.status, ev.ratio, ev.topup_minor
+        issued[rows], met[rows], liquidate[rows] = events.issued, events.met, events.liquidate
+        deadline[rows] = np.where(events.issued, day + reg.call_days, deadline[rows])
+    return TickOutcome(book.customer_ids, status, ratio, topup, issued, met, liquidate, deadline)
+
+
+def write_tick(
+    uow: MarginUnitOfWork, outcome: TickOutcome, open_call_ids: dict[int, int], now_ns: int
+) -> None:
+    """Only what changed: new calls inserted, met calls closed (bounded chunks in the repository)."""
+    rows = []
+    for i in np.flatnonzero(outcome.issued):
+        cid = int(outcome.customer_ids[i])
+        rows.append(
+            {
+                "call_id": operation_transfer_id("call", cid, now_ns),
+                "customer_id": cid,
+                "status": "open",
+                "issued_at_ns": now_ns,
+                "deadline_ns": int(outcome.deadline_day[i]) * NS_PER_DAY,
+                "ratio_at_issue_bps": min(int(outcome.ratio[i] * 1e4), MAX_INT64),
+                "required_minor": int(np.ceil(outcome.topup_minor[i])),
+                "closed_at_ns": 0,
+            }
+        )
+    uow.margin.add_calls(rows)
+    met_ids = [open_call_ids[int(c)] for c in outcome.customer_ids[outcome.met]]
+    uow.margin.close_calls(met_ids, "met", now_ns)
+
+
+def mark_in(
+    uow: MarginUnitOfWork,
+    book: BookState,
+    prices_minor: dict[int, int],
+    now_ns: int,
+    call_days: int | None = None,
+) -> TickOutcome:
+    """One tick inside ``uow`` on an up-to-date ``book``: new prices stored, calls stepped and written."""
+    check_prices(prices_minor, set(book.instrument_ids.tolist()))
+    uow.margin.set_prices(prices_minor, now_ns)
+    book.set_prices(prices_minor)
+    calls = uow.margin.open_calls()
+    day = calendar_day(now_ns)
+    deadlines = {cid: calendar_deadline(r.deadline_ns) for cid, r in calls.items()}
+    outcome = evaluate_tick(book, deadlines, day, call_days)
+    write_tick(uow, outcome, {cid: r.call_id for cid, r in calls.items()}, now_ns)
+    return outcome
+
+
+def calendar_deadline(deadline_ns: int) -> int:
+    return deadline_ns // NS_PER_DAY
+
+
+def as_result(outcome: TickOutcome) -> MarkResult:
+    ids = outcome.customer_ids
+    return MarkResult(
+        len(ids),
+        dict(zip(ids.tolist(), STATUS_NAMES[outcome.status].tolist(), strict=True)),
+        ids[outcome.issued].tolist(),
+        ids[outcome.met].tolist(),
+        ids[outcome.liquidate].tolist(),
+    )
+
+
+def mark_book(
+    engine: Engine, prices_minor: dict[int, int], now_ns: int, call_days: int | None = None
+) -> MarkResult:
+    """Load the open book column-wise, mark it at ``prices_minor`` and write what changed."""
+
+    def work(uow: MarginUnitOfWork) -> MarkResult:
+        return as_result(mark_in(uow, load_book(uow), prices_minor, now_ns, call_days))
+
+    return run_margin(engine, work)
+
+
+__all__ = ["Status", "TickOutcome", "as_result", "evaluate_tick", "mark_book", "mark_in"]

@@ -1,0 +1,155 @@
+"""The margin repository and unit of work: every SQL statement of the margin room lives here.
+
+``MarginUnitOfWork`` is the ledger's unit of work (one transaction, retried as a whole on a
+write conflict) with a second repository beside the ledger's: ``uow.ledger`` for accounts
+and transfers, ``uow.margin`` for facilities, the instrument master and margin calls. The
+service and the marking path call these methods and never write SQL themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from ledger.domain import Account
+from ledger.storage import accounts as accounts_table
+from ledger.unit_of_work import SqlUnitOfWork, run_unit_of_work
+from margin.chart import Code, customer_account
+from margin.domain import MAX_FACILITIES_PER_MARK_CHUNK, MAX_INSTRUMENT_ID_INCLUSIVE, Facility
+from margin.storage import facilities, instruments, margin_calls
+
+T = TypeVar("T")
+
+CASH_SIDE_CODES = (Code.CUSTOMER_CASH, Code.MARGIN_LOAN, Code.ACCRUED_INTEREST, Code.CREDIT_LINE)
+
+
+def _chunks(rows: Sequence[Any], size: int = MAX_FACILITIES_PER_MARK_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+class SqlMarginRepository:
+    """Facilities, instruments and calls on the unit of work's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # ---- facilities --------------------------------------------------------------------------
+    def facility(self, customer_id: int) -> Facility | None:
+        row = self.conn.execute(select(facilities).where(facilities.c.customer_id == customer_id)).first()
+        return None if row is None else Facility(**row._mapping)
+
+    def facility_by_decision(self, decision_id: str) -> Facility | None:
+        row = self.conn.execute(select(facilities).where(facilities.c.decision_id == decision_id)).first()
+        return None if row is None else Facility(**row._mapping)
+
+    def add_facility(self, fac: Facility) -> None:
+        self.conn.execute(insert(facilities).values(**fac.__dict__))
+
+    def set_facility_status(self, customer_id: int, status: str) -> None:
+        self.conn.execute(
+            update(facilities).where(facilities.c.customer_id == customer_id).values(status=status)
+        )
+
+    def open_facilities(self, customer_ids: Sequence[int] | None = None) -> list[Facility]:
+        q = select(facilities).where(facilities.c.status == "open").order_by(facilities.c.customer_id)
+        if customer_ids is not None:
+            q = q.where(facilities.c.customer_id.in_(list(customer_ids)))
+        return [Facility(**r._mapping) for r in self.conn.execute(q)]
+
+    # ---- instruments -------------------------------------------------------------------------
+    def instruments(self) -> dict[int, Any]:
+        return {r.instrument_id: r for r in self.conn.execute(select(instruments))}
+
+    def instrument(self, instrument_id: int) -> Any | None:
+        return self.conn.execute(
+            select(instruments).where(instruments.c.instrument_id == instrument_id)
+        ).first()
+
+    def symbol_owner(self, symbol: str) -> int | None:
+        row = self.conn.execute(
+            select(instruments.c.instrument_id).where(instruments.c.symbol == symbol)
+        ).first()
+        return None if row is None else int(row[0])
+
+    def upsert_instrument(self, instrument_id: int, row: dict[str, Any]) -> None:
+        if self.instrument(instrument_id) is not None:
+            self.conn.execute(
+                update(instruments).where(instruments.c.instrument_id == instrument_id).values(**row)
+            )
+        else:
+            self.conn.execute(insert(instruments).values(instrument_id=instrument_id, **row))
+
+    def set_prices(self, prices_minor: dict[int, int], as_of_ns: int) -> None:
+        """New last prices, one ``executemany`` per chunk."""
+        stmt = (
+            update(instruments)
+            .where(instruments.c.instrument_id == bindparam("b_id"))
+            .values(price_minor=bindparam("b_price"), price_as_of_ns=as_of_ns)
+        )
+        rows = [{"b_id": i, "b_price": p} for i, p in sorted(prices_minor.items())]
+        for chunk in _chunks(rows):
+            self.conn.execute(stmt, list(chunk))
+
+    # ---- positions (ledger accounts read through the margin id scheme) ----------------------------
+    def positions(self, customer_id: int) -> dict[int, int]:
+        """Shares held per instrument (non-zero only)."""
+        lo = customer_account(customer_id, Code.SECURITIES, 0)
+        a = accounts_table
+        rows = self.conn.execute(
+            select(a.c.id, a.c.debits_posted, a.c.credits_posted).where(
+                a.c.id.between(lo, lo + MAX_INSTRUMENT_ID_INCLUSIVE)
+            )
+        )
+        return {
+            r.id - lo: r.debits_posted - r.credits_posted for r in rows if r.debits_posted != r.credits_posted
+        }
+
+    # ---- margin calls ------------------------------------------------------------------------
+    def open_calls(self) -> dict[int, Any]:
+        return {
+            r.customer_id: r
+            for r in self.conn.execute(select(margin_calls).where(margin_calls.c.status == "open"))
+        }
+
+    def add_calls(self, rows: Sequence[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows):
+            self.conn.execute(insert(margin_calls), list(chunk))
+
+    def close_calls(self, call_ids: Sequence[int], status: str, closed_at_ns: int) -> None:
+        stmt = (
+            update(margin_calls)
+            .where(margin_calls.c.call_id == bindparam("b_id"))
+            .values(status=status, closed_at_ns=closed_at_ns)
+        )
+        for chunk in _chunks([{"b_id": int(c)} for c in call_ids]):
+            self.conn.execute(stmt, list(chunk))
+
+    def close_customer_call(self, customer_id: int, status: str, closed_at_ns: int) -> None:
+        self.conn.execute(
+            update(margin_calls)
+            .where((margin_calls.c.customer_id == customer_id) & (margin_calls.c.status == "open"))
+            .values(status=status, closed_at_ns=closed_at_ns)
+        )
+
+
+class MarginUnitOfWork(SqlUnitOfWork):
+    """The ledger's unit of work plus ``margin``: one transaction over both rooms' tables."""
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self.margin = SqlMarginRepository(self.connection)
+        return self
+
+    def lock_customer(self, customer_id: int, instrument_ids: Sequence[int] = ()) -> dict[int, Account]:
+        """Lock the customer's cash-side accounts (and the named positions) for this transaction."""
+        ids = [customer_account(customer_id, c) for c in CASH_SIDE_CODES]
+        ids += [customer_account(customer_id, Code.SECURITIES, i) for i in instrument_ids]
+        return self.ledger.load_accounts(ids, for_update=True)
+
+
+def run_margin(engine: Engine, work: Callable[[MarginUnitOfWork], T]) -> T:
+    """Run ``work`` in one margin unit of work and commit (retried whole on a write conflict)."""
+    return run_unit_of_work(MarginUnitOfWork, engine, work)

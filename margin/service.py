@@ -1,0 +1,462 @@
+"""The margin service: the operations the API, the CLI and the book simulation call.
+
+Every operation is one unit of work (``margin.repository.run_margin``): lock the
+customer's accounts, read the state, check the rules (the engine and the pre-trade
+checks of ``margin.checks``), plan the transfers (``margin.planners``, pure) and post
+them as one linked chain, so an operation happens completely or not at all. Transfer ids
+derive from the caller's operation id, so a retry after a timeout finds its transfers
+already there and moves nothing again.
+
+Books per customer (``margin.chart``): cash, margin loan, accrued interest, the credit
+line memo, one securities account per instrument. The ledger itself refuses an overdraft
+of cash, a draw past the line, a sale of shares not held, a repayment past the loan; the
+engine and the checks add the regime's initial-margin, leverage and withdrawal rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from creditdesk.errors import InputError
+from ledger.domain import SUCCESS_RESULTS, Transfer, TransferResult
+from ledger.service import create_accounts_in, create_transfers_in
+from margin.chart import (
+    Code,
+    clearing_securities_account,
+    currency_ledger,
+    customer_account,
+    customer_accounts,
+    platform_accounts,
+    position_account,
+)
+from margin.checks import DEFAULT_BUY_CHECKS, BuyContext, PreTradeCheck, first_refusal
+from margin.customer import CustomerState, customer_state, evaluate_state
+from margin.domain import (
+    BPS_PER_UNIT,
+    DEFAULT_LEVERAGE_BPS,
+    MAX_ANNUAL_RATE_BPS,
+    MAX_CUSTOMER_ID_INCLUSIVE,
+    MAX_LEVERAGE_BPS,
+    MAX_TRANSFERS_PER_BATCH,
+    MIN_LEVERAGE_BPS,
+    Facility,
+    MarginView,
+    MarkResult,
+    OperationResult,
+    debit_balance,
+    instrument_checked,
+    op_id_checked,
+    positive,
+    trade_value_minor,
+)
+from margin.engine import CONVERSION_RATE_BY_KIND, Status, regime
+from margin.eod import yyyymmdd
+from margin.planners import (
+    linked_chain,
+    plan_accruals,
+    plan_buy,
+    plan_cash_flow,
+    plan_fee,
+    plan_line_grant,
+    plan_sell,
+    plan_write_off,
+    trade_leg_ids,
+)
+from margin.repository import MarginUnitOfWork, run_margin
+
+
+def post_chain(
+    uow: MarginUnitOfWork, op_id: str, batch: list[Transfer], details: dict[str, Any], now_ns: int
+) -> OperationResult:
+    """Post ``batch`` as one linked chain; the reason is the first real failure's result code."""
+    batch = linked_chain(batch)
+    results = create_transfers_in(uow.ledger, batch, now_ns)
+    pairs = [(t.id, r.value) for t, r in zip(batch, results, strict=True)]
+    failed = [r for r in results if r not in SUCCESS_RESULTS]
+    if failed:
+        reason = next((r.value for r in failed if r != TransferResult.LINKED_EVENT_FAILED), failed[0].value)
+        return OperationResult(op_id, False, reason, pairs, details)
+    return OperationResult(op_id, True, "ok", pairs, details)
+
+
+def replayed(
+    uow: MarginUnitOfWork, op_id: str, ids: list[int], *expected: tuple[int, int]
+) -> OperationResult | None:
+    """A retried trade: its transfers are stored; same trade → ok, other amounts → refused."""
+    stored = uow.ledger.load_transfers(ids)
+    if not stored:
+        return None
+    for tid, amount in expected:
+        if tid not in stored or stored[tid].amount_minor != amount:
+            return OperationResult(op_id, False, "exists_with_different_body", [], {})
+    return OperationResult(op_id, True, "ok", [(i, "exists") for i in ids if i in stored], {"replayed": True})
+
+
+def facility_of(uow: MarginUnitOfWork, customer_id: int) -> Facility:
+    fac = uow.margin.facility(customer_id)
+    if fac is None:
+        raise InputError(f"customer {customer_id} has no margin facility", field="customer_id")
+    return fac
+
+
+class MarginDesk:
+    """Margin facilities over the ledger in one service database.
+
+    ``buy_checks`` are the pre-trade checks run inside each buy's transaction (see
+    ``margin.checks``); ``clock`` returns nanoseconds since the epoch (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], int] = time.time_ns,
+        buy_checks: tuple[PreTradeCheck, ...] = DEFAULT_BUY_CHECKS,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.buy_checks = buy_checks
+
+    # ---- reference data ---------------------------------------------------------------------
+    def upsert_instrument(
+        self,
+        instrument_id: int,
+        symbol: str,
+        kind: str,
+        price_minor: int,
+        adv_shares: int = 1_000_000,
+        volatility_bps: int = 200,
+    ) -> None:
+        """Add or update an instrument; its conversion rate follows its kind (DESIGN haircuts)."""
+        instrument_checked(instrument_id)
+        positive(price_minor, "price_minor")
+        if kind not in CONVERSION_RATE_BY_KIND:
+            raise InputError(f"kind must be one of {sorted(CONVERSION_RATE_BY_KIND)}", field="kind")
+        row = {
+            "symbol": symbol,
+            "kind": kind,
+            "conversion_rate_bps": round(CONVERSION_RATE_BY_KIND[kind] * BPS_PER_UNIT),
+            "adv_shares": max(int(adv_shares), 0),
+            "volatility_bps": max(int(volatility_bps), 0),
+            "price_minor": price_minor,
+            "price_as_of_ns": self.clock(),
+        }
+        run_margin(self.engine, lambda uow: uow.margin.upsert_instrument(instrument_id, row))
+
+    # ---- facility ------------------------------------------------------------------------------
+    def open_facility(
+        self,
+        customer_id: int,
+        decision_id: str,
+        line_minor: int,
+        annual_rate_bps: int,
+        max_leverage_bps: int = DEFAULT_LEVERAGE_BPS,
+        regime_name: str = "cn",
+        currency: str = "CNY",
+    ) -> Facility:
+        """Open a facility on given terms (idempotent per customer and decision).
+
+        The primitive under ``margin.opening.open_from_decision``, which the CLI and the API
+        call: they never pass terms themselves. Tests and simulations use it directly.
+        """
+        positive(customer_id, "customer_id", MAX_CUSTOMER_ID_INCLUSIVE)
+        positive(line_minor, "line_minor")
+        positive(annual_rate_bps, "annual_rate_bps", MAX_ANNUAL_RATE_BPS)
+        if not MIN_LEVERAGE_BPS <= max_leverage_bps <= MAX_LEVERAGE_BPS:
+            raise InputError(
+                f"max_leverage_bps must be between {MIN_LEVERAGE_BPS} (1x) and {MAX_LEVERAGE_BPS} (10x)",
+                field="max_leverage_bps",
+            )
+        regime(regime_name)
+        op_id_checked(decision_id, "decision_id")
+        wanted = Facility(
+            customer_id,
+            decision_id,
+            currency_ledger(currency),
+            line_minor,
+            annual_rate_bps,
+            max_leverage_bps,
+            regime_name,
+            "open",
+        )
+
+        def work(uow: MarginUnitOfWork) -> Facility:
+            fac, _created = self.open_facility_in(uow, wanted)
+            if fac.decision_id != decision_id:
+                raise InputError(
+                    f"customer {customer_id} already has a facility from decision {fac.decision_id}",
+                    field="customer_id",
+                )
+            return fac
+
+        return run_margin(self.engine, work)
+
+    def open_facility_in(self, uow: MarginUnitOfWork, facility: Facility) -> tuple[Facility, bool]:
+        """Open ``facility`` inside ``uow``: (the facility, whether this call created it).
+
+        Callers validate the terms first (``margin.opening``); an existing facility of the
+        customer is returned as it is (the caller decides whether its terms conflict).
+        """
+        existing = uow.margin.facility(facility.customer_id)
+        if existing is not None:
+            return existing, False
+        now = self.clock()
+        cash = facility.currency_ledger
+        create_accounts_in(
+            uow.ledger, [*platform_accounts(cash), *customer_accounts(facility.customer_id, cash)], now
+        )
+        result = create_transfers_in(uow.ledger, [plan_line_grant(facility)], now)
+        if result[0] not in SUCCESS_RESULTS:
+            raise AssertionError(f"granting the line failed: {result[0]}")
+        opened = replace(facility, opened_at_ns=now)
+        uow.margin.add_facility(opened)
+        return opened, True
+
+    # ---- cash ------------------------------------------------------------------------------------
+    def deposit(self, customer_id: int, op_id: str, amount_minor: int) -> OperationResult:
+        positive(amount_minor, "amount_minor")
+        op_id_checked(op_id)
+
+        def work(uow: MarginUnitOfWork) -> OperationResult:
+            fac = facility_of(uow, customer_id)
+            t = plan_cash_flow(customer_id, fac.currency_ledger, op_id, amount_minor, deposit=True)
+            return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
+
+        return run_margin(self.engine, work)
+
+    def withdraw(self, customer_id: int, op_id: str, amount_minor: int) -> OperationResult:
+        """Cash out, only within what the regime lets leave (cn: ratio stays ≥ 300 %)."""
+        positive(amount_minor, "amount_minor")
+        op_id_checked(op_id)
+
+        def work(uow: MarginUnitOfWork) -> OperationResult:
+            fac = facility_of(uow, customer_id)
+            t = plan_cash_flow(customer_id, fac.currency_ledger, op_id, amount_minor, deposit=False)
+            if uow.ledger.load_transfers([t.id]):  # a retry: let the ledger answer "exists"
+                allowed = amount_minor
+            else:
+                state = customer_state(uow, customer_id, uow.lock_customer(customer_id))
+                allowed = int(evaluate_state(state, fac, uow.margin.instruments()).withdrawable_minor[0])
+            if amount_minor > allowed:
+                return OperationResult(op_id, False, "withdrawal_rule", [], {"withdrawable_minor": allowed})
+            return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
+
+        return run_margin(self.engine, work)
+
+    def charge_fee(self, customer_id: int, op_id: str, amount_minor: int) -> OperationResult:
+        """A fee owed by the customer, added to the debt (paid by the next sale or cash)."""
+        positive(amount_minor, "amount_minor")
+        op_id_checked(op_id)
+
+        def work(uow: MarginUnitOfWork) -> OperationResult:
+            fac = facility_of(uow, customer_id)
+            t = plan_fee(customer_id, fac.currency_ledger, op_id, amount_minor)
+            return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
+
+        return run_margin(self.engine, work)
+
+    # ---- trades ----------------------------------------------------------------------------------
+    def buy(
+        self,
+        customer_id: int,
+        op_id: str,
+        instrument_id: int,
+        quantity: int,
+        price_minor: int,
+        fee_minor: int = 0,
+    ) -> OperationResult:
+        """Buy on margin: the pre-trade checks, then line use, loan draw, cash, fee, shares — one chain."""
+        cost = trade_value_minor(op_id, instrument_id, quantity, price_minor, fee_minor)
+
+        def work(uow: MarginUnitOfWork) -> OperationResult:
+            fac = facility_of(uow, customer_id)
+            ids = trade_leg_ids("buy", customer_id, op_id, 5)
+            again = replayed(uow, op_id, ids, (ids[2], cost), (ids[4], quantity))
+            if again is not None:
+                return again
+            before = customer_state(uow, customer_id, uow.lock_customer(customer_id, [instrument_id]))
+            instruments = uow.margin.instruments()
+            if instrument_id not in instruments:
+                raise InputError(f"instrument {instrument_id} is not registered", field="instrument_id")
+            draw = max(cost + fee_minor - before.cash_minor, 0)
+            positions = dict(before.positions)
+            positions[instrument_id] = positions.get(instrument_id, 0) + quantity
+            after = CustomerState(
+                before.cash_minor + draw - cost - fee_minor,
+                before.loan_minor + draw,
+                before.accrued_minor,
+                positions,
+            )
+            now = self.clock()
+            ctx = BuyContext(
+                uow,
+                fac,
+                instruments[instrument_id],
+                instrument_id,
+                quantity,
+                price_minor,
+                cost,
+                fee_minor,
+                draw,
+                before,
+                after,
+                evaluate_state(after, fac, instruments),
+                now,
+            )
+            details = {"loan_draw_minor": draw, "cost_minor": cost, "fee_minor": fee_minor}
+            reason = first_refusal(self.buy_checks, ctx)
+            if reason is not None:
+                return OperationResult(op_id, False, reason, [], details)
+            create_accounts_in(
+                uow.ledger,
+                [position_account(customer_id, instrument_id), clearing_securities_account(instrument_id)],
+                now,
+            )
+            plan = plan_buy(
+                customer_id, fac.currency_ledger, op_id, instrument_id, quantity, cost, fee_minor, draw
+            )
+            return post_chain(uow, op_id, plan.transfers, details, now)
+
+        return run_margin(self.engine, work)
+
+    def sell(
+        self,
+        customer_id: int,
+        op_id: str,
+        instrument_id: int,
+        quantity: int,
+        price_minor: int,
+        fee_minor: int = 0,
+        liquidation: bool = False,
+    ) -> OperationResult:
+        """Sell; proceeds repay accrued interest, then the loan (releasing the line), the rest is cash."""
+        gross = trade_value_minor(op_id, instrument_id, quantity, price_minor, fee_minor)
+        if fee_minor > gross:
+            raise InputError("fee_minor must not exceed the sale value", field="fee_minor")
+        kind = "liquidate" if liquidation else "sell"
+
+        def work(uow: MarginUnitOfWork) -> OperationResult:
+            fac = facility_of(uow, customer_id)
+            ids = trade_leg_ids(kind, customer_id, op_id, 6)
+            again = replayed(uow, op_id, ids, (ids[1], gross), (ids[0], quantity))
+            if again is not None:
+                return again
+            state = customer_state(uow, customer_id, uow.lock_customer(customer_id, [instrument_id]))
+            plan = plan_sell(
+                customer_id,
+                fac.currency_ledger,
+                op_id,
+                instrument_id,
+                quantity,
+                gross,
+                fee_minor,
+                state.loan_minor,
+                state.accrued_minor,
+                liquidation,
+            )
+            details = {
+                "gross_minor": gross,
+                "interest_repaid_minor": plan.interest_repaid_minor,
+                "loan_repaid_minor": plan.loan_repaid_minor,
+            }
+            return post_chain(uow, op_id, plan.transfers, details, self.clock())
+
+        return run_margin(self.engine, work)
+
+    # ---- interest and losses -------------------------------------------------------------------------
+    def accrue_interest(self, day: dt.date, customer_ids: Sequence[int] | None = None) -> int:
+        """Post one day's interest on every open loan; idempotent per customer and day.
+
+        interest = loan × rate / days-in-year (``DAY_COUNT_BASIS_BY_LEDGER``), rounded half up
+        to the minor unit and at least 1 when anything is owed, so a loan never accrues nothing.
+        """
+        day_key = yyyymmdd(day)
+
+        def work(uow: MarginUnitOfWork) -> int:
+            facs = uow.margin.open_facilities(customer_ids)
+            loans = uow.ledger.load_accounts(
+                [customer_account(f.customer_id, Code.MARGIN_LOAN) for f in facs]
+            )
+            principals = [
+                debit_balance(loans.get(customer_account(f.customer_id, Code.MARGIN_LOAN))) for f in facs
+            ]
+            batch = plan_accruals(facs, principals, day_key)
+            posted = 0
+            for i in range(0, len(batch), MAX_TRANSFERS_PER_BATCH):
+                results = create_transfers_in(
+                    uow.ledger, batch[i : i + MAX_TRANSFERS_PER_BATCH], self.clock()
+                )
+                bad = [r for r in results if r not in SUCCESS_RESULTS]
+                if bad:
+                    raise AssertionError(f"interest accrual refused: {bad[0]}")
+                posted += sum(r == TransferResult.OK for r in results)
+            return posted
+
+        return run_margin(self.engine, work)
+
+    def write_off(self, customer_id: int, op_id: str) -> OperationResult:
+        """After every position is sold: cash pays what it can, the rest of the debt is a loss."""
+        op_id_checked(op_id)
+
+        def work(uow: MarginUnitOfWork) -> OperationResult:
+            fac = facility_of(uow, customer_id)
+            state = customer_state(uow, customer_id, uow.lock_customer(customer_id))
+            if any(q > 0 for q in state.positions.values()):
+                raise InputError("sell or liquidate every position before writing off", field="customer_id")
+            plan = plan_write_off(
+                customer_id,
+                fac.currency_ledger,
+                op_id,
+                state.cash_minor,
+                state.loan_minor,
+                state.accrued_minor,
+            )
+            if not plan.transfers:
+                return OperationResult(op_id, True, "ok", [], {"loss_minor": 0})
+            result = post_chain(uow, op_id, plan.transfers, {"loss_minor": plan.loss_minor}, self.clock())
+            if result.ok and plan.loss_minor > 0:
+                uow.margin.set_facility_status(customer_id, "written_off")
+            return result
+
+        return run_margin(self.engine, work)
+
+    # ---- views and marking ------------------------------------------------------------------------------
+    def margin(self, customer_id: int) -> MarginView:
+        """The customer's margin position at the last prices (``GET /v1/accounts/{id}/margin``)."""
+
+        def work(uow: MarginUnitOfWork) -> MarginView:
+            fac = facility_of(uow, customer_id)
+            state = customer_state(uow, customer_id, uow.lock_customer(customer_id))
+            ev = evaluate_state(state, fac, uow.margin.instruments())
+            return MarginView(
+                customer_id,
+                fac.regime,
+                state.cash_minor,
+                state.loan_minor,
+                state.accrued_minor,
+                round(float(ev.market_value[0])),
+                round(float(ev.collateral_value[0])),
+                float(ev.ratio[0]),
+                str(Status(int(ev.status[0])).name.lower()),
+                int(np.ceil(ev.topup_minor[0])),
+                int(np.floor(ev.withdrawable_minor[0])),
+                {i: q for i, q in state.positions.items() if q > 0},
+            )
+
+        return run_margin(self.engine, work)
+
+    def mark_to_market(self, prices_minor: dict[int, int], call_days: int | None = None) -> MarkResult:
+        """New prices → every open facility re-evaluated by the engine at once (``margin.marking``)."""
+        from margin.marking import mark_book
+
+        return mark_book(self.engine, prices_minor, self.clock(), call_days)
+
+    def close_call(self, customer_id: int, status: str = "liquidated") -> None:
+        """Record the outcome of a call handed to liquidation."""
+        run_margin(self.engine, lambda uow: uow.margin.close_customer_call(customer_id, status, self.clock()))
