@@ -16,8 +16,8 @@ import numpy as np
 from creditdesk.errors import InputError
 from ledger.domain import Account
 from margin.chart import Code, customer_account
-from margin.domain import BPS_PER_UNIT, Facility, credit_balance, debit_balance
-from margin.engine import Book, Evaluation, evaluate, regime
+from margin.domain import BPS_PER_UNIT, Facility, MarginView, credit_balance, debit_balance
+from margin.engine import Book, Evaluation, Status, evaluate, regime
 from margin.repository import MarginUnitOfWork
 
 
@@ -60,3 +60,23 @@ def evaluate_state(state: CustomerState, fac: Facility, instruments: dict[int, A
         np.array([state.positions[i] for i in ids], dtype=np.float64),
     )
     return evaluate(book, prices, conv, regime(fac.regime))
+
+
+def margin_view(uow: MarginUnitOfWork, fac: Facility) -> MarginView:
+    """The customer's margin position at the last prices, from the engine."""
+    state = customer_state(uow, fac.customer_id, uow.lock_customer(fac.customer_id))
+    ev = evaluate_state(state, fac, uow.margin.instruments())
+    return MarginView(
+        fac.customer_id,
+        fac.regime,
+        state.cash_minor,
+        state.loan_minor,
+        state.accrued_minor,
+        round(float(ev.market_value[0])),
+        round(float(ev.collateral_value[0])),
+        float(ev.ratio[0]),
+        str(Status(int(ev.status[0])).name.lower()),
+        int(np.ceil(ev.topup_minor[0])),
+        int(np.floor(ev.withdrawable_minor[0])),
+        {i: q for i, q in state.positions.items() if q > 0},
+    )

@@ -19,91 +19,50 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 
 from creditdesk.errors import InputError
-from ledger.domain import SUCCESS_RESULTS, Transfer, TransferResult
+from ledger.domain import SUCCESS_RESULTS
 from ledger.service import create_accounts_in, create_transfers_in
 from margin.chart import (
-    Code,
     clearing_securities_account,
     currency_ledger,
-    customer_account,
     customer_accounts,
     platform_accounts,
     position_account,
 )
 from margin.checks import DEFAULT_BUY_CHECKS, BuyContext, PreTradeCheck, first_refusal
-from margin.customer import CustomerState, customer_state, evaluate_state
+from margin.customer import CustomerState, customer_state, evaluate_state, margin_view
 from margin.domain import (
     BPS_PER_UNIT,
     DEFAULT_LEVERAGE_BPS,
     MAX_ANNUAL_RATE_BPS,
     MAX_CUSTOMER_ID_INCLUSIVE,
     MAX_LEVERAGE_BPS,
-    MAX_TRANSFERS_PER_BATCH,
     MIN_LEVERAGE_BPS,
     Facility,
     MarginView,
     MarkResult,
     OperationResult,
-    debit_balance,
     instrument_checked,
     op_id_checked,
     positive,
     trade_value_minor,
 )
-from margin.engine import CONVERSION_RATE_BY_KIND, Status, regime
+from margin.engine import CONVERSION_RATE_BY_KIND, regime
 from margin.eod import yyyymmdd
+from margin.interest import accrue_in, write_off_in
 from margin.planners import (
-    linked_chain,
-    plan_accruals,
     plan_buy,
     plan_cash_flow,
     plan_fee,
     plan_line_grant,
     plan_sell,
-    plan_write_off,
     trade_leg_ids,
 )
+from margin.posting import facility_of, post_chain, replayed
 from margin.repository import MarginUnitOfWork, run_margin
-
-
-def post_chain(
-    uow: MarginUnitOfWork, op_id: str, batch: list[Transfer], details: dict[str, Any], now_ns: int
-) -> OperationResult:
-    """Post ``batch`` as one linked chain; the reason is the first real failure's result code."""
-    batch = linked_chain(batch)
-    results = create_transfers_in(uow.ledger, batch, now_ns)
-    pairs = [(t.id, r.value) for t, r in zip(batch, results, strict=True)]
-    failed = [r for r in results if r not in SUCCESS_RESULTS]
-    if failed:
-        reason = next((r.value for r in failed if r != TransferResult.LINKED_EVENT_FAILED), failed[0].value)
-        return OperationResult(op_id, False, reason, pairs, details)
-    return OperationResult(op_id, True, "ok", pairs, details)
-
-
-def replayed(
-    uow: MarginUnitOfWork, op_id: str, ids: list[int], *expected: tuple[int, int]
-) -> OperationResult | None:
-    """A retried trade: its transfers are stored; same trade → ok, other amounts → refused."""
-    stored = uow.ledger.load_transfers(ids)
-    if not stored:
-        return None
-    for tid, amount in expected:
-        if tid not in stored or stored[tid].amount_minor != amount:
-            return OperationResult(op_id, False, "exists_with_different_body", [], {})
-    return OperationResult(op_id, True, "ok", [(i, "exists") for i in ids if i in stored], {"replayed": True})
-
-
-def facility_of(uow: MarginUnitOfWork, customer_id: int) -> Facility:
-    fac = uow.margin.facility(customer_id)
-    if fac is None:
-        raise InputError(f"customer {customer_id} has no margin facility", field="customer_id")
-    return fac
 
 
 class MarginDesk:
@@ -371,85 +330,18 @@ class MarginDesk:
 
     # ---- interest and losses -------------------------------------------------------------------------
     def accrue_interest(self, day: dt.date, customer_ids: Sequence[int] | None = None) -> int:
-        """Post one day's interest on every open loan; idempotent per customer and day.
-
-        interest = loan × rate / days-in-year (``DAY_COUNT_BASIS_BY_LEDGER``), rounded half up
-        to the minor unit and at least 1 when anything is owed, so a loan never accrues nothing.
-        """
-        day_key = yyyymmdd(day)
-
-        def work(uow: MarginUnitOfWork) -> int:
-            facs = uow.margin.open_facilities(customer_ids)
-            loans = uow.ledger.load_accounts(
-                [customer_account(f.customer_id, Code.MARGIN_LOAN) for f in facs]
-            )
-            principals = [
-                debit_balance(loans.get(customer_account(f.customer_id, Code.MARGIN_LOAN))) for f in facs
-            ]
-            batch = plan_accruals(facs, principals, day_key)
-            posted = 0
-            for i in range(0, len(batch), MAX_TRANSFERS_PER_BATCH):
-                results = create_transfers_in(
-                    uow.ledger, batch[i : i + MAX_TRANSFERS_PER_BATCH], self.clock()
-                )
-                bad = [r for r in results if r not in SUCCESS_RESULTS]
-                if bad:
-                    raise AssertionError(f"interest accrual refused: {bad[0]}")
-                posted += sum(r == TransferResult.OK for r in results)
-            return posted
-
-        return run_margin(self.engine, work)
+        """Post one day's interest on every open loan; idempotent per customer and day."""
+        return run_margin(self.engine, lambda uow: accrue_in(uow, yyyymmdd(day), customer_ids, self.clock))
 
     def write_off(self, customer_id: int, op_id: str) -> OperationResult:
         """After every position is sold: cash pays what it can, the rest of the debt is a loss."""
         op_id_checked(op_id)
-
-        def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id)
-            state = customer_state(uow, customer_id, uow.lock_customer(customer_id))
-            if any(q > 0 for q in state.positions.values()):
-                raise InputError("sell or liquidate every position before writing off", field="customer_id")
-            plan = plan_write_off(
-                customer_id,
-                fac.currency_ledger,
-                op_id,
-                state.cash_minor,
-                state.loan_minor,
-                state.accrued_minor,
-            )
-            if not plan.transfers:
-                return OperationResult(op_id, True, "ok", [], {"loss_minor": 0})
-            result = post_chain(uow, op_id, plan.transfers, {"loss_minor": plan.loss_minor}, self.clock())
-            if result.ok and plan.loss_minor > 0:
-                uow.margin.set_facility_status(customer_id, "written_off")
-            return result
-
-        return run_margin(self.engine, work)
+        return run_margin(self.engine, lambda uow: write_off_in(uow, customer_id, op_id, self.clock()))
 
     # ---- views and marking ------------------------------------------------------------------------------
     def margin(self, customer_id: int) -> MarginView:
         """The customer's margin position at the last prices (``GET /v1/accounts/{id}/margin``)."""
-
-        def work(uow: MarginUnitOfWork) -> MarginView:
-            fac = facility_of(uow, customer_id)
-            state = customer_state(uow, customer_id, uow.lock_customer(customer_id))
-            ev = evaluate_state(state, fac, uow.margin.instruments())
-            return MarginView(
-                customer_id,
-                fac.regime,
-                state.cash_minor,
-                state.loan_minor,
-                state.accrued_minor,
-                round(float(ev.market_value[0])),
-                round(float(ev.collateral_value[0])),
-                float(ev.ratio[0]),
-                str(Status(int(ev.status[0])).name.lower()),
-                int(np.ceil(ev.topup_minor[0])),
-                int(np.floor(ev.withdrawable_minor[0])),
-                {i: q for i, q in state.positions.items() if q > 0},
-            )
-
-        return run_margin(self.engine, work)
+        return run_margin(self.engine, lambda uow: margin_view(uow, facility_of(uow, customer_id)))
 
     def mark_to_market(self, prices_minor: dict[int, int], call_days: int | None = None) -> MarkResult:
         """New prices → every open facility re-evaluated by the engine at once (``margin.marking``)."""
