@@ -206,7 +206,7 @@ def _credit_event_score(z: np.ndarray, dti: np.ndarray, unemployed: np.ndarray) 
 def validate_request(n_customers: int, seed: int) -> None:
     """Refuse a population size or seed the generator cannot honour, before any work."""
     if isinstance(n_customers, bool) or not isinstance(n_customers, int) or n_customers <= 0:
-        raise InputError(f"--customers must be a positive integer, got {n_customers}", field="customers")
+        raise InputError(f"--customers must be a positive integer, got {n_customers}")
     if n_customers > MAX_CUSTOMERS:
         raise InputError(f"--customers must be at most {MAX_CUSTOMERS:,}, got {n_customers:,}")
     if seed < 0:

@@ -1,7 +1,11 @@
 """The ``creditdesk`` command line.
 
-Commands live in ``pipelines/cmd_*.py``, one module per room, each with a ``register(app)``
-function; heavy libraries are imported inside command bodies so ``--help`` stays fast.
+Commands live in ``pipelines/cmd_*.py``, one module per room, each with one module-level
+``app = typer.Typer()`` joined here with ``add_typer`` (its commands appear at the top
+level, e.g. ``creditdesk generate``; a room's sub-groups keep their names, e.g.
+``creditdesk keys create``). Nothing imports this module but the console script, so no
+room's CLI depends on another's. Heavy libraries are imported inside command bodies so
+``--help`` stays fast.
 Bad input of any kind (unknown option, bad value, bad file) exits 2 with one line on stderr.
 """
 
@@ -51,7 +55,11 @@ for module in (
     cmd_ledger,
     cmd_monitoring,
 ):
-    module.register(app)
+    room_app = getattr(module, "app", None)
+    if isinstance(room_app, typer.Typer):
+        app.add_typer(room_app)
+    else:  # a room still on ``register(app)`` until its owner converts it (issues 12, 17)
+        module.register(app)
 
 
 def fail(message: str) -> None:

@@ -1,145 +1,276 @@
 """``creditdesk demo``: the main job on embedded defaults, one stage after another.
 
-The demo is the CLI itself, run stage by stage in one process: every stage is exactly the
-command a user would type (printed before it runs), so the demo never has a second
-implementation of anything and the user can replay any stage by hand. The run stops at
-the first failing stage with its reason.
+Each stage is a small function that calls the job a CLI command runs (``pipelines/*``) and
+prints that command first, so the demo has no second implementation of anything and any
+stage can be replayed by hand. The run stops at the first failing stage with its reason.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from creditdesk.errors import InputError
 
-def _stage(number: int, total: int, title: str, args: list[str]) -> None:
-    """Run one CLI command in this process; raise (exit 2 for bad input) on failure."""
-    from pipelines.cli import app
-
-    print(f"\n[{number}/{total}] {title}\n$ creditdesk {' '.join(args)}", flush=True)
-    started = time.perf_counter()
-    result = app(args=args, prog_name="creditdesk", standalone_mode=False)
-    if isinstance(result, int) and result != 0:
-        raise typer.Exit(result)
-    print(f"[{number}/{total}] done in {time.perf_counter() - started:.1f} s", flush=True)
+app = typer.Typer()
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo(
-        customers: int = typer.Option(20_000, "--customers", "-n", help="size of the training population"),
-        seed: int = typer.Option(42, "--seed", help="random seed for the population"),
-        serve: bool = typer.Option(True, "--serve/--no-serve", help="end by serving the API"),
-        port: int = typer.Option(8000, "--port", help="port for the API when serving"),
-    ) -> None:
-        """Generate, build features, train, promote, score and decide a new batch, report, serve."""
-        from creditdesk.errors import InputError
-        from creditdesk.settings import get_settings
+@dataclass(frozen=True)
+class DemoRun:
+    """Where the demo writes, and its sizes: everything a stage needs."""
 
-        if customers < 1_000:
-            raise InputError(f"--customers must be at least 1000 for a meaningful model, got {customers}")
-        settings = get_settings()
-        root = Path(settings.var_dir) / "demo"
-        current_customers = max(1_000, customers // 4)
-        total = 10 if serve else 9
-        print(
-            f"creditdesk demo: {customers:,} customers to train on, {current_customers:,} new applications "
-            f"to decide (seeds {seed}, {seed + 1}); output under {root}; "
-            f"MLflow at {settings.tracking_uri}; ledger and decision log at {settings.database_url}"
-        )
-        started = time.perf_counter()
-        raw, feats = root / "raw", root / "features"
-        cur_raw, cur_feats = root / "current_raw", root / "current_features"
-        cur_scores = root / "current_scores.parquet"
-        decisions, report = root / "decisions.parquet", root / "report"
-        n = str(customers)
-        _stage(
-            1,
-            total,
+    root: Path
+    customers: int
+    seed: int
+
+    @property
+    def current_customers(self) -> int:
+        return max(1_000, self.customers // 4)
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    @property
+    def current_raw(self) -> Path:
+        return self.root / "current_raw"
+
+    @property
+    def current_features(self) -> Path:
+        return self.root / "current_features"
+
+    @property
+    def current_scores(self) -> Path:
+        return self.root / "current_scores.parquet"
+
+    @property
+    def decisions(self) -> Path:
+        return self.root / "decisions.parquet"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+
+def _command(*args: object) -> str:
+    return "creditdesk " + " ".join(shlex.quote(str(a)) for a in args)
+
+
+def generate_training(run: DemoRun) -> None:
+    from pipelines.cmd_generate import echo_manifest, run_generate
+
+    echo_manifest(run_generate(run.customers, run.seed, run.raw), run.raw)
+
+
+def build_training_features(run: DemoRun) -> None:
+    from pipelines.cmd_features import echo_report, run_features
+
+    echo_report(run_features(run.raw, run.features))
+
+
+def train_models(run: DemoRun) -> None:
+    from pipelines.training import from_features_dir, train
+
+    summary = train(from_features_dir(run.features), register=True)
+    print(f"  PD hold-out AUC {summary.get('auc')}; registered: {summary.get('registered') or 'nothing'}")
+
+
+def promote_champion(run: DemoRun) -> None:
+    from models.registry import promote
+
+    result = promote()
+    state = "promoted" if result["promoted"] else "NOT promoted"
+    print(f"  {state}: {result['versions']} (gate {'passed' if result['gate_passed'] else 'failed'})")
+    for text in result["gate_reasons"]:
+        print(f"  - {text}")
+    if not result["promoted"]:
+        raise typer.Exit(1)
+
+
+def generate_current(run: DemoRun) -> None:
+    from pipelines.cmd_generate import echo_manifest, run_generate
+
+    echo_manifest(run_generate(run.current_customers, run.seed + 1, run.current_raw), run.current_raw)
+
+
+def build_current_features(run: DemoRun) -> None:
+    from pipelines.cmd_features import echo_report, run_features
+
+    echo_report(run_features(run.current_raw, run.current_features))
+
+
+def score_current(run: DemoRun) -> None:
+    from pipelines.scoring import score_file
+
+    summary = score_file(run.current_features / "features.parquet", run.current_scores)
+    print(f"  scored {summary['rows']:,} rows (mean PD {summary['mean_pd']:.4f}) -> {run.current_scores}")
+
+
+def decide_current(run: DemoRun) -> dict[str, Any]:
+    from pipelines.cmd_pricing import echo_decisions, run_decide
+
+    summary = run_decide(
+        run.current_raw, run.current_features / "features.parquet", run.current_scores, run.decisions
+    )
+    echo_decisions(summary, run.decisions)
+    return summary
+
+
+def write_report(run: DemoRun) -> None:
+    from pipelines.cmd_monitoring import echo_outcome, run_report
+
+    # The decisions carry the scores plus each decision and its pricing: the portfolio section.
+    outcome = run_report(
+        "models:/creditdesk-pd@champion",
+        run.report,
+        current=run.current_features,
+        current_scores=run.decisions,
+    )
+    echo_outcome(outcome)
+
+
+Stage = tuple[str, str, Callable[[DemoRun], object]]  # what it does, the equivalent command, the job
+
+
+def stages(run: DemoRun) -> list[Stage]:
+    """The demo's stages in order: learn from the training population, then decide a new one."""
+    return _training_stages(run) + _current_stages(run)
+
+
+def _training_stages(run: DemoRun) -> list[Stage]:
+    return [
+        (
             "generate the training population",
-            ["generate", "--customers", n, "--seed", str(seed), "--out", str(raw)],
-        )
-        _stage(
-            2,
-            total,
+            _command("generate", "--customers", run.customers, "--seed", run.seed, "--out", run.raw),
+            generate_training,
+        ),
+        (
             "validate raw tables, build point-in-time features, validate them",
-            ["features", "--raw", str(raw), "--out", str(feats)],
-        )
-        _stage(
-            3,
-            total,
+            _command("features", "--raw", run.raw, "--out", run.features),
+            build_training_features,
+        ),
+        (
             "train PD (+ scorecard challenger), LGD and EAD; register as challenger",
-            ["train", "--features", str(feats)],
-        )
-        _stage(4, total, "promote the challenger to champion through the gate", ["promote"])
-        _stage(
-            5,
-            total,
+            _command("train", "--features", run.features),
+            train_models,
+        ),
+        ("promote the challenger to champion through the gate", _command("promote"), promote_champion),
+    ]
+
+
+def _current_stages(run: DemoRun) -> list[Stage]:
+    cur_features = run.current_features / "features.parquet"
+    return [
+        (
             "generate this month's applications (a new population)",
-            [
+            _command(
                 "generate",
                 "--customers",
-                str(current_customers),
+                run.current_customers,
                 "--seed",
-                str(seed + 1),
+                run.seed + 1,
                 "--out",
-                str(cur_raw),
-            ],
-        )
-        _stage(
-            6,
-            total,
+                run.current_raw,
+            ),
+            generate_current,
+        ),
+        (
             "build and validate their features",
-            ["features", "--raw", str(cur_raw), "--out", str(cur_feats)],
-        )
-        _stage(
-            7,
-            total,
+            _command("features", "--raw", run.current_raw, "--out", run.current_features),
+            build_current_features,
+        ),
+        (
             "score the new applications with the champion",
-            ["score", "--input", str(cur_feats / "features.parquet"), "--output", str(cur_scores)],
-        )
-        print(f"\n[8/{total}] price and decide the new applications (pricing.decision.decide over the batch)")
-        summary = _decide(cur_raw, cur_feats, cur_scores, decisions)
-        _stage(
-            9,
-            total,
+            _command("score", "--input", cur_features, "--output", run.current_scores),
+            score_current,
+        ),
+        (
+            "price and decide the new applications (the API's decide() over the batch)",
+            _command(
+                "decide",
+                "--raw",
+                run.current_raw,
+                "--features",
+                cur_features,
+                "--scores",
+                run.current_scores,
+                "--out",
+                run.decisions,
+            ),
+            decide_current,
+        ),
+        (
             "write the risk-committee report against the champion's training reference",
-            [
+            _command(
                 "report",
                 "--reference",
                 "models:/creditdesk-pd@champion",
                 "--current",
-                str(cur_feats),
+                run.current_features,
                 "--current-scores",
-                str(decisions),  # scores plus the decision and its pricing: the portfolio section
+                run.decisions,
                 "--out",
-                str(report),
-            ],
-        )
-        print(
-            f"\ndemo finished in {time.perf_counter() - started:.0f} s: champion registered in MLflow, "
-            f"{summary['decisions']:,} decisions in {decisions}, report at {report / 'index.html'}"
-        )
-        if serve:
-            print(
-                f"\n[10/{total}] serving the decision API on http://127.0.0.1:{port} (OpenAPI at /docs); "
-                "create a key with `creditdesk keys create --role onboarding`; Ctrl-C stops it"
-            )
-            _stage(10, total, "serve", ["serve", "--port", str(port)])
+                run.report,
+            ),
+            write_report,
+        ),
+    ]
 
 
-def _decide(raw: Path, feats: Path, scores: Path, out: Path) -> dict[str, Any]:
-    from pipelines.decide_batch import decide_batch
+@app.command()
+def demo(
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", help="size of the training population")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed for the population")] = 42,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="end by serving the API")] = True,
+    port: Annotated[int, typer.Option("--port", help="port for the API when serving")] = 8000,
+) -> None:
+    """Generate, build features, train, promote, score and decide a new batch, report, serve."""
+    from creditdesk.settings import get_settings
 
-    summary = decide_batch(raw, feats / "features.parquet", scores, out)
-    book = summary["book"]
-    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["outcomes"].items()))
+    if customers < 1_000:
+        raise InputError(f"--customers must be at least 1000 for a meaningful model, got {customers}")
+    settings = get_settings()
+    run = DemoRun(Path(settings.var_dir) / "demo", customers, seed)
     print(
-        f"  {summary['decisions']:,} decisions ({outcomes}); approved book: "
-        f"lines {book['credit_limit_minor'] / 100:,.0f}, EL {book['expected_loss_minor'] / 100:,.0f}, "
-        f"EC {book['economic_capital_minor'] / 100:,.0f}, RAROC {book['raroc']:.1%} -> {out}"
+        f"creditdesk demo: {customers:,} customers to train on, {run.current_customers:,} new applications "
+        f"to decide (seeds {seed}, {seed + 1}); output under {run.root}; "
+        f"MLflow at {settings.tracking_uri}; ledger and decision log at {settings.database_url}"
     )
-    return summary
+    started = time.perf_counter()
+    plan = stages(run)
+    total = len(plan) + serve
+    for number, (title, command, job) in enumerate(plan, start=1):
+        _run_stage(number, total, title, command, partial(job, run))
+    print(
+        f"\ndemo finished in {time.perf_counter() - started:.0f} s: champion registered in MLflow, "
+        f"decisions in {run.decisions}, report at {run.report / 'index.html'}"
+    )
+    if serve:
+        from pipelines.cmd_serving import serve as serve_api
+
+        print(
+            f"\nserving the decision API on http://127.0.0.1:{port} (OpenAPI at /docs); "
+            "create a key with `creditdesk keys create --role onboarding`; Ctrl-C stops it"
+        )
+        _run_stage(total, total, "serve", _command("serve", "--port", port), partial(serve_api, port=port))
+
+
+def _run_stage(number: int, total: int, title: str, command: str, job: Callable[[], object]) -> None:
+    """Print the stage and its equivalent command, run its job, say how long it took."""
+    print(f"\n[{number}/{total}] {title}\n$ {command}", flush=True)
+    started = time.perf_counter()
+    job()
+    print(f"[{number}/{total}] done in {time.perf_counter() - started:.1f} s", flush=True)

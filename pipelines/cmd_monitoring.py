@@ -1,133 +1,171 @@
-"""CLI commands of the `monitoring` room (registered on the main app by ``pipelines.cli``)."""
+"""CLI of the `monitoring` room: ``creditdesk report`` (joined by ``pipelines.cli``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from creditdesk.errors import InputError
 
+if TYPE_CHECKING:
+    from pipelines.reporting import ReportOutcome
 
-def register(app: typer.Typer) -> None:
-    """Add this room's commands to ``app``; commands import heavy libraries in their bodies."""
+app = typer.Typer()
 
-    @app.command("report")
-    def report(
-        reference: str = typer.Option(
-            ...,
-            "--reference",
-            help="Parquet of the reference set (feature columns plus pd_12m or score, grade, optionally "
-            "default_12m, application_date, lgd, realised_lgd, pricing columns), or the reference a "
-            "training run logged: runs:/RUN_ID or models:/creditdesk-pd@champion.",
-        ),
-        current: Path | None = typer.Option(
-            None,
-            "--current",
-            help="Parquet of the current set (same columns and types as the reference), or a "
-            "`creditdesk features` output folder (with --current-scores).",
-        ),
-        reference_scores: Path | None = typer.Option(
-            None,
-            "--reference-scores",
-            help="`creditdesk score` output to join to a features folder reference.",
-        ),
-        current_scores: Path | None = typer.Option(
-            None,
-            "--current-scores",
-            help="`creditdesk score` output to join to a features folder current set.",
-        ),
-        since: str | None = typer.Option(
-            None,
-            "--since",
-            help="Read the current set from the decision log: decisions on or after this date (YYYY-MM-DD).",
-        ),
-        out: Path = typer.Option(
-            ..., "--out", help="Directory to write index.html, drift.html, summary.json."
-        ),
-        fail_on_drift: bool = typer.Option(
-            False, "--fail-on-drift", help="Exit 1 when any alert is red (for schedulers)."
-        ),
-        features: str | None = typer.Option(
-            None,
-            "--features",
-            help="Comma-separated feature columns to monitor (default: all non-output columns).",
-        ),
-        bins: int = typer.Option(10, "--bins", help="PSI bins: reference quantiles (10 = deciles)."),
-        evidently: bool = typer.Option(
-            True, "--evidently/--no-evidently", help="Also write the Evidently drift report (slower)."
-        ),
-        evidently_rows: int = typer.Option(
-            50_000, "--evidently-rows", help="Rows sampled from each set for the Evidently report."
-        ),
-        with_ledger: bool = typer.Option(
-            True,
-            "--ledger/--no-ledger",
-            help="Add the book and margin section from the ledger database (CREDITDESK_DB_URL) if any.",
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line at the end."),
-    ) -> None:
-        """Drift, performance and portfolio report for the risk committee (DIR/index.html)."""
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+Reference = Annotated[
+    str,
+    typer.Option(
+        "--reference",
+        help="Parquet of the reference set (feature columns plus pd_12m or score, grade, optionally "
+        "default_12m, application_date, lgd, realised_lgd, pricing columns), or the reference a "
+        "training run logged: runs:/RUN_ID or models:/creditdesk-pd@champion.",
+    ),
+]
+Current = Annotated[
+    Path | None,
+    typer.Option(
+        "--current",
+        help="Parquet of the current set (same columns and types as the reference), or a "
+        "`creditdesk features` output folder (with --current-scores).",
+    ),
+]
+ReferenceScores = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference-scores", help="`creditdesk score` output to join to a features folder reference."
+    ),
+]
+CurrentScores = Annotated[
+    Path | None,
+    typer.Option(
+        "--current-scores", help="`creditdesk score` output to join to a features folder current set."
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Read the current set from the decision log: decisions on or after this date (YYYY-MM-DD).",
+    ),
+]
+Out = Annotated[Path, typer.Option("--out", help="Directory to write index.html, drift.html, summary.json.")]
+FailOnDrift = Annotated[
+    bool, typer.Option("--fail-on-drift", help="Exit 1 when any alert is red (for schedulers).")
+]
+Features = Annotated[
+    str | None,
+    typer.Option(
+        "--features", help="Comma-separated feature columns to monitor (default: all non-output columns)."
+    ),
+]
+Bins = Annotated[int, typer.Option("--bins", help="PSI bins: reference quantiles (10 = deciles).")]
+Evidently = Annotated[
+    bool, typer.Option("--evidently/--no-evidently", help="Also write the Evidently drift report (slower).")
+]
+EvidentlyRows = Annotated[
+    int, typer.Option("--evidently-rows", help="Rows sampled from each set for the Evidently report.")
+]
+WithLedger = Annotated[
+    bool,
+    typer.Option(
+        "--ledger/--no-ledger",
+        help="Add the book and margin section from the ledger database (CREDITDESK_DB_URL) if any.",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON line at the end.")]
 
-        from pipelines import reporting
 
-        feature_list = [f.strip() for f in features.split(",") if f.strip()] if features else None
-        if features is not None and not feature_list:
-            raise InputError("--features must name at least one column", field="features")
+@app.command("report")
+def report(
+    reference: Reference,
+    out: Out,
+    current: Current = None,
+    reference_scores: ReferenceScores = None,
+    current_scores: CurrentScores = None,
+    since: Since = None,
+    fail_on_drift: FailOnDrift = False,
+    features: Features = None,
+    bins: Bins = 10,
+    evidently: Evidently = True,
+    evidently_rows: EvidentlyRows = 50_000,
+    with_ledger: WithLedger = True,
+    as_json: AsJson = False,
+) -> None:
+    """Drift, performance and portfolio report for the risk committee (DIR/index.html)."""
+    feature_list = [f.strip() for f in features.split(",") if f.strip()] if features else None
+    if features is not None and not feature_list:
+        raise InputError("--features must name at least one column", field="features")
+    outcome = run_report(
+        reference,
+        out,
+        current=current,
+        since=since,
+        reference_scores=reference_scores,
+        current_scores=current_scores,
+        features=feature_list,
+        bins=bins,
+        evidently=evidently,
+        evidently_max_rows=evidently_rows,
+        with_ledger=with_ledger,
+    )
+    echo_outcome(outcome)
+    if as_json:
+        print(json.dumps(brief(outcome)))
+    if fail_on_drift and outcome.has_red:
+        raise typer.Exit(code=1)
 
-        console = Console(stderr=True)
-        with Progress(
-            TextColumn("{task.description:<32}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("reading inputs", total=None)
 
-            def step(text: str, units: int) -> None:
-                progress.update(task, advance=units, description=text[:32])
+def run_report(reference: str, out: Path, **options: Any) -> ReportOutcome:
+    """The report job (``pipelines.reporting.write_report``) with a progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            def start(total: int) -> None:
-                progress.update(task, total=total, completed=0)
+    from pipelines import reporting
 
-            outcome = reporting.write_report(
-                reference,
-                out,
-                current=current,
-                since=since,
-                reference_scores=reference_scores,
-                current_scores=current_scores,
-                features=feature_list,
-                bins=bins,
-                evidently=evidently,
-                evidently_max_rows=evidently_rows,
-                with_ledger=with_ledger,
-                step=step,
-                start=start,
-            )
-        data = outcome.summary
-        counts = data["counts"]
-        print(f"report: {outcome.index}")
-        print(
-            f"overall {data['overall']}: {counts['red']} red, {counts['amber']} amber alerts; "
-            f"score PSI {data['score']['psi']:.3f}; drifted features: "
-            f"{', '.join(data['drifted_features']) or 'none'}"
-        )
-        if as_json:
-            brief = {
-                "index": str(outcome.index),
-                "summary": str(outcome.out_dir / reporting.SUMMARY_FILE),
-                "overall": data["overall"],
-                "counts": counts,
-                "score_psi": data["score"]["psi"],
-                "drifted_features": data["drifted_features"],
-                "features": {k: v["psi"] for k, v in data["features"].items()},
-            }
-            print(json.dumps(brief))
-        if fail_on_drift and outcome.has_red:
-            raise typer.Exit(code=1)
+    with Progress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading inputs", total=None)
+
+        def step(text: str, units: int) -> None:
+            progress.update(task, advance=units, description=text[:32])
+
+        def start(total: int) -> None:
+            progress.update(task, total=total, completed=0)
+
+        return reporting.write_report(reference, out, step=step, start=start, **options)
+
+
+def echo_outcome(outcome: ReportOutcome) -> None:
+    data = outcome.summary
+    counts = data["counts"]
+    print(f"report: {outcome.index}")
+    print(
+        f"overall {data['overall']}: {counts['red']} red, {counts['amber']} amber alerts; "
+        f"score PSI {data['score']['psi']:.3f}; drifted features: "
+        f"{', '.join(data['drifted_features']) or 'none'}"
+    )
+
+
+def brief(outcome: ReportOutcome) -> dict[str, Any]:
+    """The ``--json`` line: where the report is and its headline figures."""
+    from pipelines.reporting import SUMMARY_FILE
+
+    data = outcome.summary
+    return {
+        "index": str(outcome.index),
+        "summary": str(outcome.out_dir / SUMMARY_FILE),
+        "overall": data["overall"],
+        "counts": data["counts"],
+        "score_psi": data["score"]["psi"],
+        "drifted_features": data["drifted_features"],
+        "features": {k: v["psi"] for k, v in data["features"].items()},
+    }

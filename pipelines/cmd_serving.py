@@ -1,5 +1,5 @@
-"""CLI commands of the `serving` room: ``serve``, ``keys create|revoke``, ``pii rotate``,
-``decisions verify``.
+"""CLI of the `serving` room: ``serve``, ``keys create|revoke``, ``pii rotate``,
+``decisions verify`` (one module-level Typer app, joined by ``pipelines.cli``).
 
 Heavy imports (uvicorn, FastAPI, SQLAlchemy) happen inside the command bodies so that
 ``creditdesk --help`` stays fast.
@@ -18,115 +18,118 @@ import typer
 
 from creditdesk.errors import InputError
 
+app = typer.Typer()
+keys = typer.Typer(help="API keys of the decision API.", no_args_is_help=True)
+pii = typer.Typer(help="Encrypted applicant PII (AES-256-GCM) at rest.", no_args_is_help=True)
+decisions = typer.Typer(help="The decision journal (append-only, hash-chained).", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+app.add_typer(pii, name="pii")
+app.add_typer(decisions, name="decisions")
 
-def register(app: typer.Typer) -> None:
-    """Add this room's commands to ``app``; commands import heavy libraries in their bodies."""
-    keys = typer.Typer(help="API keys of the decision API.", no_args_is_help=True)
-    pii = typer.Typer(help="Encrypted applicant PII (AES-256-GCM) at rest.", no_args_is_help=True)
-    decisions = typer.Typer(help="The decision journal (append-only, hash-chained).", no_args_is_help=True)
-    app.add_typer(keys, name="keys")
-    app.add_typer(pii, name="pii")
-    app.add_typer(decisions, name="decisions")
 
-    @app.command("serve")
-    def serve(
-        host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="TCP port (1-65535)")] = 8000,
-        workers: Annotated[int, typer.Option(help="uvicorn worker processes (1-32)")] = 1,
-        instruments: Annotated[
-            Path | None,
-            typer.Option(
-                help="instruments.parquet of the population the champion was trained on "
-                "(default: CREDITDESK_INSTRUMENTS_PATH, else var/demo/raw/instruments.parquet)"
-            ),
-        ] = None,
-    ) -> None:
-        """Serve the decision API with uvicorn (OpenAPI at /docs).
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (1-65535)")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (1-32)")] = 1,
+    instruments: Annotated[
+        Path | None,
+        typer.Option(
+            help="instruments.parquet of the population the champion was trained on "
+            "(default: CREDITDESK_INSTRUMENTS_PATH, else var/demo/raw/instruments.parquet)"
+        ),
+    ] = None,
+) -> None:
+    """Serve the decision API with uvicorn (OpenAPI at /docs).
 
-        Models: the ``champion`` aliases of the MLflow registry at MLFLOW_TRACKING_URI.
-        """
-        if not 1 <= port <= 65535:
-            raise InputError(f"must be between 1 and 65535, got {port}", field="--port")
-        if not 1 <= workers <= 32:
-            raise InputError(f"must be between 1 and 32, got {workers}", field="--workers")
-        if instruments is not None:
-            if not instruments.is_file():
-                raise InputError(f"no such file: {instruments}", field="--instruments")
-            os.environ["CREDITDESK_INSTRUMENTS_PATH"] = str(instruments.resolve())  # workers inherit it
-        run_server(host, port, workers)
+    Models: the ``champion`` aliases of the MLflow registry at MLFLOW_TRACKING_URI.
+    """
+    if not 1 <= port <= 65535:
+        raise InputError(f"must be between 1 and 65535, got {port}", field="--port")
+    if not 1 <= workers <= 32:
+        raise InputError(f"must be between 1 and 32, got {workers}", field="--workers")
+    if instruments is not None:
+        if not instruments.is_file():
+            raise InputError(f"no such file: {instruments}", field="--instruments")
+        os.environ["CREDITDESK_INSTRUMENTS_PATH"] = str(instruments.resolve())  # workers inherit it
+    run_server(host, port, workers)
 
-    @keys.command("create")
-    def keys_create(
-        role: Annotated[str, typer.Option(help="onboarding | analyst | operations | admin")],
-        label: Annotated[str, typer.Option(help="who or what uses the key")] = "",
-        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    ) -> None:
-        """Create an API key; the key is printed once, as the last line of stdout."""
-        from serving.config import get_serving_settings
-        from serving.db import get_engine, migrate
-        from serving.keys import create_key, parse_role
 
-        parsed = parse_role(role)
-        settings = get_serving_settings()
-        with database_errors(settings.database_url):
-            migrate(settings.database_url)
-            created = create_key(get_engine(settings.database_url), parsed, label)
-        if as_json:
-            print(json.dumps({"key_id": created.key_id, "role": created.role.value, "token": created.token}))
-            return
-        print(f"key id: {created.key_id}  role: {created.role.value}  (store the key now; it is not kept)")
-        print(created.token)
+@keys.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="onboarding | analyst | operations | admin")],
+    label: Annotated[str, typer.Option(help="who or what uses the key")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Create an API key; the key is printed once, as the last line of stdout."""
+    from serving.config import get_serving_settings
+    from serving.db import get_engine, migrate
+    from serving.keys import create_key, parse_role
 
-    @keys.command("revoke")
-    def keys_revoke(
-        key_id: Annotated[str, typer.Argument(help="the 12-hex-digit key id")],
-        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    ) -> None:
-        """Revoke an API key (servers stop accepting it within api_key_cache_seconds)."""
-        from serving.config import get_serving_settings
-        from serving.db import get_engine, migrate
-        from serving.keys import revoke_key
+    parsed = parse_role(role)
+    settings = get_serving_settings()
+    with database_errors(settings.database_url):
+        migrate(settings.database_url)
+        created = create_key(get_engine(settings.database_url), parsed, label)
+    if as_json:
+        print(json.dumps({"key_id": created.key_id, "role": created.role.value, "token": created.token}))
+        return
+    print(f"key id: {created.key_id}  role: {created.role.value}  (store the key now; it is not kept)")
+    print(created.token)
 
-        settings = get_serving_settings()
-        with database_errors(settings.database_url):
-            migrate(settings.database_url)
-            revoked = revoke_key(get_engine(settings.database_url), key_id)
-        if not revoked:
-            raise InputError(f"no live key with id {key_id!r}", field="key_id")
-        print(json.dumps({"key_id": key_id, "revoked": True}) if as_json else f"revoked {key_id}")
 
-    @decisions.command("verify")
-    def decisions_verify(
-        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    ) -> None:
-        """Verify the decision journal: exit 0 when intact, 1 when a row was edited or deleted."""
-        code = verify_journal(as_json)
-        if code:
-            raise typer.Exit(code)
+@keys.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the 12-hex-digit key id")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Revoke an API key (servers stop accepting it within api_key_cache_seconds)."""
+    from serving.config import get_serving_settings
+    from serving.db import get_engine, migrate
+    from serving.keys import revoke_key
 
-    @pii.command("rotate")
-    def pii_rotate(
-        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    ) -> None:
-        """Re-seal every PII row under the active key (CREDITDESK_PII_ACTIVE_KEY_ID).
+    settings = get_serving_settings()
+    with database_errors(settings.database_url):
+        migrate(settings.database_url)
+        revoked = revoke_key(get_engine(settings.database_url), key_id)
+    if not revoked:
+        raise InputError(f"no live key with id {key_id!r}", field="key_id")
+    print(json.dumps({"key_id": key_id, "revoked": True}) if as_json else f"revoked {key_id}")
 
-        List old and new keys in CREDITDESK_PII_KEYS, make the new one active, run this,
-        then drop the old key from the list.
-        """
-        from serving.config import get_serving_settings
-        from serving.crypto import load_keyring
-        from serving.db import get_engine, migrate
-        from serving.pii import PiiVault
 
-        settings = get_serving_settings()
-        keyring = load_keyring(settings.pii_keys, settings.pii_active_key_id, settings.pii_key_file)
-        with database_errors(settings.database_url):
-            migrate(settings.database_url)
-            vault = PiiVault(get_engine(settings.database_url), keyring)
-            rotated = vault.rotate()
-            counts = vault.count_by_key()
-        result = {"rotated": rotated, "active_key_id": keyring.active_key_id, "rows_by_key": counts}
-        print(json.dumps(result) if as_json else f"re-sealed {rotated} rows; rows by key: {counts}")
+@decisions.command("verify")
+def decisions_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Verify the decision journal: exit 0 when intact, 1 when a row was edited or deleted."""
+    code = verify_journal(as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+@pii.command("rotate")
+def pii_rotate(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Re-seal every PII row under the active key (CREDITDESK_PII_ACTIVE_KEY_ID).
+
+    List old and new keys in CREDITDESK_PII_KEYS, make the new one active, run this,
+    then drop the old key from the list.
+    """
+    from serving.config import get_serving_settings
+    from serving.crypto import load_keyring
+    from serving.db import get_engine, migrate
+    from serving.pii import PiiVault
+
+    settings = get_serving_settings()
+    keyring = load_keyring(settings.pii_keys, settings.pii_active_key_id, settings.pii_key_file)
+    with database_errors(settings.database_url):
+        migrate(settings.database_url)
+        vault = PiiVault(get_engine(settings.database_url), keyring)
+        rotated = vault.rotate()
+        counts = vault.count_by_key()
+    result = {"rotated": rotated, "active_key_id": keyring.active_key_id, "rows_by_key": counts}
+    print(json.dumps(result) if as_json else f"re-sealed {rotated} rows; rows by key: {counts}")
 
 
 def verify_journal(as_json: bool) -> int:
