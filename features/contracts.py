@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 import creditdesk  # noqa: F401  (telemetry off before GE is imported)
+from creditdesk.jsonsafe import json_safe
 from features.catalogue import CATALOGUE, CATALOGUE_VERSION, KEYS
 from features.schemas import CASH_FLOW_KINDS, DEFAULT_CAUSES, EMPLOYMENT, REGIONS, SIDES, TABLES
 
@@ -436,26 +437,6 @@ def _feature_suites(frame: pd.DataFrame, gxe: Any) -> list[_Suite]:
     return [_profile_suite("features", [profile], gxe), suite]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "M":  # tolist() would give integer nanoseconds
-            return [str(pd.Timestamp(v)) for v in value]
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.datetime64):
-        return str(pd.Timestamp(value))
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    return str(value)
-
-
 def _validate(
     context: Any, source: Any, name: str, frame: pd.DataFrame, rules: list[_Rule], fmt: str
 ) -> list[Any]:
@@ -532,9 +513,9 @@ def _entry(rule: _Rule, item: Any) -> dict[str, Any]:
     if "unexpected_count" in details:
         entry["unexpected_count"] = int(details["unexpected_count"] or 0)
         entry["unexpected_percent"] = round(float(details.get("unexpected_percent") or 0.0), 4)
-        entry["examples"] = _jsonable(details.get("partial_unexpected_list", [])[:MAX_EXAMPLES])
+        entry["examples"] = json_safe(details.get("partial_unexpected_list", [])[:MAX_EXAMPLES], as_text=True)
     elif "observed_value" in details:
-        entry["examples"] = _jsonable(details["observed_value"])
+        entry["examples"] = json_safe(details["observed_value"], as_text=True)
     if item.exception_info and item.exception_info.get("raised_exception"):
         entry["error"] = " ".join(str(item.exception_info.get("exception_message", "")).split())[:300]
     return entry

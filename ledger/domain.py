@@ -435,19 +435,7 @@ def _apply_one(
 
 
 def _stamped(t: Transfer, ts: int) -> Transfer:
-    return Transfer(
-        t.id,
-        t.debit_account_id,
-        t.credit_account_id,
-        t.amount_minor,
-        t.ledger,
-        t.code,
-        t.flags,
-        t.pending_id,
-        t.timeout_s,
-        t.user_data,
-        ts,
-    )
+    return replace(t, timestamp_ns=ts)
 
 
 def _in_range(t: Transfer) -> bool:

@@ -8,9 +8,6 @@ MLflow run, the promotion gate and the risk-committee report, so they are comput
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from creditdesk.atomic import write_json_atomic
 from models import metrics
 from models.master_scale import GRADE_BANDS, grade_of
 
@@ -179,31 +177,6 @@ def promotion_gate(
         "monotonicity_ok": monotonicity_ok,
     }
     return GateResult(passed=not reasons, reasons=reasons, checks=checks)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating | float):
-        value = float(obj)
-        return value if np.isfinite(value) else None
-    return obj
-
-
-def write_json_atomic(data: Mapping[str, Any], path: Path) -> Path:
-    """Write JSON via a temp file and rename, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(_jsonable(dict(data)), fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-    return path
 
 
 def write_validation_pack(

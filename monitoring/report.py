@@ -12,7 +12,6 @@ overall light is the worst of its alerts; ``--fail-on-drift`` fails on any red.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from creditdesk.jsonsafe import json_safe
 from monitoring import performance
 from monitoring.contract import DATE_COLUMN, GRADE_COLUMN, LABEL_COLUMN, MonitoringPair
 from monitoring.stability import StabilityResult, stability
@@ -45,7 +45,7 @@ class Alert:
             "subject": self.subject,
             "light": self.light,
             "message": self.message,
-            "value": _finite_or_none(self.value),
+            "value": json_safe(None if self.value is None else float(self.value)),
         }
 
 
@@ -100,13 +100,6 @@ class CommitteeReport:
 def _worst(lights: Any) -> str:
     values = [str(v) for v in lights]
     return max(values, key=lambda v: LIGHT_ORDER.get(v, 0)) if values else "grey"
-
-
-def _finite_or_none(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def build_report(
@@ -240,22 +233,6 @@ def alerts_of(report: CommitteeReport) -> list[Alert]:
     return alerts
 
 
-def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
-    if frame is None or frame.empty:
-        return []
-    clean = frame.replace([np.inf, -np.inf], np.nan).astype(object)
-    clean = clean.where(pd.notna(clean), None)
-    return [{str(k): _plain(v) for k, v in row.items()} for row in clean.to_dict(orient="records")]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def summary(report: CommitteeReport) -> dict[str, Any]:
     """The JSON summary: PSI per feature and for the score, drift flags, alerts, lights."""
     detail = report.drift_detail or {}
@@ -289,30 +266,14 @@ def summary(report: CommitteeReport) -> dict[str, Any]:
         "alerts": [a.as_dict() for a in report.alerts],
         "counts": {light: sum(a.light == light for a in report.alerts) for light in ("red", "amber")},
         "performance": {
-            "reference": _plain_dict(report.reference_performance),
-            "current": _plain_dict(report.current_performance),
-            "cohorts": _records(report.cohorts),
-            "calibration_by_grade": _records(report.calibration),
-            "lgd": _records(report.lgd),
+            "reference": json_safe(report.reference_performance),
+            "current": json_safe(report.current_performance),
+            "cohorts": json_safe(report.cohorts) or [],
+            "calibration_by_grade": json_safe(report.calibration) or [],
+            "lgd": json_safe(report.lgd) or [],
         },
-        "portfolio": _json_ready(report.portfolio),
-        "ledger": _json_ready(report.ledger),
+        "portfolio": json_safe(report.portfolio),
+        "ledger": json_safe(report.ledger),
         "evidently": {k: v for k, v in detail.items() if k != "columns"} if detail else None,
         "date_column": DATE_COLUMN,
     }
-
-
-def _plain_dict(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return None if data is None else {k: _plain(v) for k, v in data.items()}
-
-
-def _json_ready(data: Any) -> Any:
-    if data is None:
-        return None
-    if isinstance(data, pd.DataFrame):
-        return _records(data)
-    if isinstance(data, Mapping):
-        return {str(k): _json_ready(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_json_ready(v) for v in data]
-    return _plain(data)

@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from creditdesk.atomic import write_atomic
 from creditdesk.errors import InputError
 from features.schemas import LABEL_TABLES, RAW_TABLES, TABLES
-from pipelines.atomic import write_atomic
 
 REQUIRED_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
 OUTPUTS = ("features.parquet", "labels.parquet")

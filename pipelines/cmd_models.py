@@ -311,7 +311,7 @@ def register(app: typer.Typer) -> None:
                 out.insert(0, key, frame[key].to_numpy())
         for name, version in champions.versions.items():
             out[f"model_{name}"] = version
-        from pipelines.atomic import write_parquet_atomic
+        from creditdesk.atomic import write_parquet_atomic
 
         write_parquet_atomic(out, output)
         summary = {"rows": len(out), "output": str(output), "mean_pd": float(out["pd_12m"].mean()),

@@ -303,8 +303,8 @@ def _read_applications(path: Path) -> pd.DataFrame:
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    """csv or parquet by suffix, atomically (``pipelines.atomic``): never half-written."""
-    from pipelines.atomic import write_atomic
+    """csv or parquet by suffix, atomically (``creditdesk.atomic``): never half-written."""
+    from creditdesk.atomic import write_atomic
 
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from creditdesk.atomic import write_parquet_atomic
 from creditdesk.errors import InputError
-from pipelines.atomic import write_parquet_atomic
 
 
 def decision_inputs(raw_dir: Path, features_path: Path, scored_path: Path) -> pd.DataFrame:

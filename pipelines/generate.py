@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from creditdesk.atomic import atomic_dir
 from creditdesk.errors import InputError
 from features.prices import PricePanel, load_price_panel
 from features.synthetic import (
@@ -50,8 +48,8 @@ def generate_population(
     validate_request(n_customers, seed)
     config = config or PopulationConfig()
     out_dir = Path(out_dir)
-    tmp = _prepare_out_dir(out_dir)
-    try:
+    _check_out_dir(out_dir)
+    with atomic_dir(out_dir, merge=True) as tmp:
         if panel is None:
             panel = load_price_panel(prices_path, start="2001-01-01")
         counts = _write_customer_tables(tmp, n_customers, seed, panel, config, on_progress)
@@ -62,10 +60,6 @@ def generate_population(
         counts["prices"] = used.close.size
         manifest = _manifest(tmp, n_customers, seed, panel, config, counts)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _move_into(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -115,23 +109,13 @@ def _manifest(
     }
 
 
-def _prepare_out_dir(out_dir: Path) -> Path:
-    """A private temp dir beside ``out_dir`` (same filesystem, so the final move is a rename)."""
-    parent = out_dir.parent
-    blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an ``--out`` under a file or naming a file, before any work."""
+    blocker = next((p for p in (out_dir.parent, *out_dir.parent.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
         raise InputError(f"--out {out_dir}: {blocker} is a file, not a directory")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise InputError(f"--out {out_dir}: exists and is not a directory")
-        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    except PermissionError as exc:
-        raise InputError(f"--out {out_dir}: not writable ({exc.strerror})") from None
-    except OSError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: exists and is not a directory")
 
 
 def _sha256(path: Path) -> str:
@@ -140,16 +124,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _move_into(tmp: Path, out_dir: Path) -> None:
-    """Publish the finished tables: a rename when ``out_dir`` is new, else file by file."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    for path in sorted(tmp.iterdir()):
-        os.replace(path, out_dir / path.name)
-    tmp.rmdir()
 
 
 def read_population(directory: Path) -> dict[str, pd.DataFrame]:

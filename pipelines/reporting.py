@@ -14,8 +14,6 @@ previous report (it has ``summary.json``) or is empty, so a typo cannot wipe a f
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from creditdesk.atomic import atomic_dir
 from creditdesk.errors import InputError
 
 INDEX_FILE = "index.html"
@@ -143,22 +142,6 @@ def check_out_dir(out_dir: Path) -> None:
         )
 
 
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Swap the finished temp dir in; the old report is removed only after the swap."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        out_dir.rename(old)
-    try:
-        tmp.rename(out_dir)
-    except OSError:
-        if old is not None:
-            old.rename(out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def feature_labels() -> dict[str, str]:
     """Plain-language descriptions from the feature catalogue, when it is available."""
     try:
@@ -206,10 +189,7 @@ def run_report(
     report.inputs = dict(inputs or {})
     advance("performance and portfolio")
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the report is meant to be read by others
+    with atomic_dir(out_dir) as tmp:
         href = None
         if evidently:
             from monitoring.drift_detail import write_drift_report
@@ -240,10 +220,6 @@ def run_report(
         data["files"] = {"index": INDEX_FILE, "evidently": href, "summary": SUMMARY_FILE}
         (tmp / SUMMARY_FILE).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         advance("page and summary")
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ReportOutcome(out_dir=out_dir, summary=data)
 
 
@@ -424,7 +400,7 @@ def ledger_figures(database_url: str | None = None, now_ns: int | None = None) -
 
 def save_reference(frame: pd.DataFrame, path: Path) -> Path:
     """Write a reference parquet atomically (temp file in the same directory, then rename)."""
-    from pipelines.atomic import write_parquet_atomic
+    from creditdesk.atomic import write_parquet_atomic
 
     return write_parquet_atomic(frame, path)
 

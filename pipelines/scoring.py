@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from creditdesk.atomic import write_parquet_atomic
 from creditdesk.errors import InputError
-from pipelines.atomic import write_parquet_atomic
 
 RAW_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
 

@@ -594,6 +594,6 @@ def benchmark(
 
 def dumps(summary: dict[str, Any]) -> str:
     """One-line JSON (NaN → null) for ``--json``."""
-    from models.validation import _jsonable
+    from creditdesk.jsonsafe import json_safe
 
-    return json.dumps(_jsonable(summary), separators=(",", ":"), sort_keys=True)
+    return json.dumps(json_safe(summary), separators=(",", ":"), sort_keys=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from creditdesk.errors import InputError
+from creditdesk.jsonsafe import json_safe
 from pricing.decision import OUTCOMES
 from pricing.policy import Policy
 
@@ -61,18 +62,10 @@ class PortfolioSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN and inf become None, numpy numbers become Python numbers."""
         rows = [
-            {"grade": int(grade), **{k: _plain(v) for k, v in row.items()}}
+            {"grade": int(grade), **json_safe(row)}
             for grade, row in self.by_grade.to_dict(orient="index").items()
         ]
-        return {"book": {k: _plain(v) for k, v in self.book.items()}, "by_grade": rows}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return {"book": json_safe(self.book), "by_grade": rows}
 
 
 def _ratio(num: float, den: float) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.atomic import write_atomic, write_parquet_atomic
+from creditdesk.atomic import write_atomic, write_parquet_atomic
 
 
 def test_parquet_written_whole_and_readable(tmp_path: Path) -> None:
@@ -29,3 +29,14 @@ def test_a_failing_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Pa
         write_atomic(target, half_then_fail)
     assert target.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def test_the_validation_pack_json_leaves_no_temp_file_when_a_value_cannot_be_written(tmp_path: Path) -> None:
+    from models.validation import write_json_atomic
+
+    target = tmp_path / "validation.json"
+    target.write_text('{"previous": true}\n')
+    with pytest.raises(TypeError):
+        write_json_atomic({"auc": 0.8, "model": object()}, target)  # half the JSON, then a failure
+    assert target.read_text() == '{"previous": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["validation.json"]
