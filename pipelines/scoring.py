@@ -15,6 +15,7 @@ import pandas as pd
 
 from creditdesk.atomic import write_parquet_atomic
 from creditdesk.errors import InputError
+from creditdesk.parquet import check_parquet
 
 RAW_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
 
@@ -33,6 +34,8 @@ def read_applications(input: Path) -> pd.DataFrame:
             raise InputError(f"{input} is not a raw population (no applications.parquet)", field="input")
         frame = build_features(tables)
     elif input.is_file() and input.suffix in (".parquet", ".csv"):
+        if input.suffix == ".parquet":
+            check_parquet(input, "input")
         frame = pd.read_parquet(input) if input.suffix == ".parquet" else pd.read_csv(input)
     elif input.is_file():
         raise InputError(f"--input must be .parquet, .csv or a folder, got {input.name}", field="input")
