@@ -2,10 +2,23 @@
 
 Borrowers draw more of a line as they approach default, so exposure at default exceeds
 today's drawn amount; the credit conversion factor (CCF) is the share of the undrawn
-part that is drawn by default. With a few hundred defaults a per-grade mean is what the
-data supports; each grade's mean is shrunk towards the pooled mean in proportion to how
-few defaults it has (credibility weighting), and a grade never seen falls back to the
-pooled mean. Pure numpy: the online path looks a CCF up in an 11-element array.
+part that is drawn by default.
+
+Which "drawn" the CCF is measured from matters (DESIGN.md, "Defaults, exposure and pricing
+conventions"): the decision prices a NEW line, on which nothing is drawn at the application
+date, so the CCF it uses is measured from that date: CCF = EAD / limit (``onboarding_ccf``;
+the "limit factor" of PRA SS11/13 §17.2), and EAD of a new line = CCF × limit. A CCF
+measured from the draw just after opening, (EAD − drawn at open) / (limit − drawn at open),
+times the whole limit understated EAD by about 30 % (issue 13). EAD includes the interest
+accrued to default (PRA SS11/13 §14.3), so a fully drawn line defaults with EAD above its
+limit and the factor may exceed 1, up to ``MAX_CCF``.
+
+Σ predicted EAD must match Σ realised EAD (EL, capital and interest are sums of money), so
+each grade's CCF is the limit-weighted mean Σ EAD / Σ limit, not the plain mean of ratios
+(large lines draw more). With a few hundred defaults a per-grade mean is what the data
+supports; each grade's mean is shrunk towards the pooled mean in proportion to how few
+defaults it has (credibility weighting), and a grade never seen falls back to the pooled
+mean. Pure numpy: the online path looks a CCF up in an 11-element array.
 """
 
 from __future__ import annotations
@@ -17,6 +30,11 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from creditdesk.errors import InputError
 from models.master_scale import DEFAULT_GRADE
 
+MAX_CCF = 1.25
+"""Upper bound of a CCF measured from the application date: a line drawn in full at once
+defaults with a year of interest and fees on top (8 % a year -> 1.08); 1.25 leaves room for
+fees and a longer workout, and anything above it is a data error."""
+
 
 def exposure_at_default(drawn: ArrayLike, limit: ArrayLike, ccf: ArrayLike) -> NDArray[np.float64]:
     """EAD = drawn + CCF × max(limit − drawn, 0); the same units as ``drawn`` and ``limit``."""
@@ -25,9 +43,19 @@ def exposure_at_default(drawn: ArrayLike, limit: ArrayLike, ccf: ArrayLike) -> N
     c = np.asarray(ccf, dtype=np.float64)
     if np.any(d < 0) or np.any(lim < 0):
         raise InputError("drawn and limit must be non-negative", field="drawn")
-    if np.any((c < 0) | (c > 1)):
-        raise InputError("ccf must lie in [0, 1]", field="ccf")
+    if np.any((c < 0) | (c > MAX_CCF)):
+        raise InputError(f"ccf must lie in [0, {MAX_CCF}]", field="ccf")
     return d + c * np.maximum(lim - d, 0.0)
+
+
+def onboarding_ccf(ead: ArrayLike, limit: ArrayLike) -> NDArray[np.float64]:
+    """CCF measured from the application date (nothing drawn): EAD / limit, in [0, MAX_CCF];
+    NaN where there is no line. The label the decision's ``ead = ccf × limit`` needs."""
+    e = np.asarray(ead, dtype=np.float64)
+    lim = np.asarray(limit, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ccf = np.where(lim > 0, e / lim, np.nan)
+    return np.clip(ccf, 0.0, MAX_CCF)
 
 
 def realised_ccf(drawn_at_reference: ArrayLike, limit: ArrayLike, ead: ArrayLike) -> NDArray[np.float64]:
@@ -42,31 +70,42 @@ def realised_ccf(drawn_at_reference: ArrayLike, limit: ArrayLike, ead: ArrayLike
 
 
 class CCFByGrade(RegressorMixin, BaseEstimator):
-    """Mean CCF per grade (1..11), shrunk towards the pooled mean with weight k / (n + k)."""
+    """Mean CCF per grade (1..11), shrunk towards the pooled mean with weight k / (n + k).
+
+    With ``sample_weight`` = the limit, a grade's mean is Σ EAD / Σ limit, so Σ CCF × limit
+    reproduces Σ EAD (the shrinkage counts k average-sized observations of the pooled mean).
+    """
 
     def __init__(self, *, shrinkage: float = 20.0) -> None:
         self.shrinkage = shrinkage
 
-    def fit(self, grades: ArrayLike, ccf: ArrayLike) -> CCFByGrade:
+    def fit(self, grades: ArrayLike, ccf: ArrayLike, sample_weight: ArrayLike | None = None) -> CCFByGrade:
         g = np.asarray(grades).ravel()
         c = np.asarray(ccf, dtype=np.float64).ravel()
-        if g.shape != c.shape or g.size == 0:
-            raise InputError("grades and ccf must be non-empty and of equal length", field="ccf")
-        ok = np.isfinite(c)
+        w = np.ones_like(c) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
+        if g.shape != c.shape or g.size == 0 or w.shape != c.shape:
+            raise InputError("grades, ccf and weights must be non-empty and of equal length", field="ccf")
+        if not np.all(np.isfinite(w) & (w >= 0)):
+            raise InputError("sample_weight must be finite and >= 0", field="sample_weight")
+        ok = np.isfinite(c) & (w > 0)
         if not ok.any():
             raise InputError("no finite CCF observation", field="ccf")
-        g, c = g[ok].astype(np.int64), c[ok]
+        g, c, w = g[ok].astype(np.int64), c[ok], w[ok]
         if np.any((g < 1) | (g > DEFAULT_GRADE)):
             raise InputError("grades must be integers 1..11", field="grade")
-        if np.any((c < 0) | (c > 1)):
-            raise InputError("ccf must lie in [0, 1]", field="ccf")
-        counts = np.bincount(g, minlength=DEFAULT_GRADE + 1)[1:].astype(np.float64)
-        sums = np.bincount(g, weights=c, minlength=DEFAULT_GRADE + 1)[1:]
-        pooled = float(c.mean())
+        if np.any((c < 0) | (c > MAX_CCF)):
+            raise InputError(f"ccf must lie in [0, {MAX_CCF}]", field="ccf")
+        w = w / w.mean()  # shrinkage in units of an average observation
+        counts = np.bincount(g, minlength=DEFAULT_GRADE + 1)[1:]
+        weights = np.bincount(g, weights=w, minlength=DEFAULT_GRADE + 1)[1:]
+        sums = np.bincount(g, weights=w * c, minlength=DEFAULT_GRADE + 1)[1:]
+        pooled = float(np.sum(w * c) / np.sum(w))
         k = self.shrinkage
         self.pooled_ccf_ = pooled
         self.counts_ = counts.astype(np.int64)
-        self.ccf_by_grade_ = (sums + k * pooled) / (counts + k)
+        denom = weights + k
+        shrunk = np.divide(sums + k * pooled, denom, out=np.full(denom.shape, pooled), where=denom > 0)
+        self.ccf_by_grade_ = shrunk  # a grade never seen (and k = 0): the pooled mean
         return self
 
     def predict(self, grades: ArrayLike) -> NDArray[np.float64]:

@@ -55,10 +55,15 @@ def read_raw(raw_dir: Path) -> dict[str, pd.DataFrame]:
 def build_labels(outcomes: pd.DataFrame, applications: pd.DataFrame) -> pd.DataFrame:
     """Labels per application: default flag, EAD, LGD = loss / EAD and CCF on defaults.
 
-    CCF = (EAD - drawn at open) / (limit - drawn at open) where the undrawn part is positive;
-    it is not clipped (a customer who repaid before defaulting has CCF < 0): the EAD model
-    decides how to treat that. LGD and CCF are NaN where undefined (no default, EAD = 0).
+    The CCF is measured from the application date, when nothing is drawn: CCF = EAD / limit
+    (``models.ead.onboarding_ccf``), because the decision prices a new line as EAD = CCF ×
+    limit (DESIGN.md). ``drawn_at_open_minor`` (the draw just after opening) stays in the
+    table for analysis; measuring the CCF from it and applying it to the whole limit
+    understated EAD by ~30 % (issue 13). LGD and CCF are NaN where undefined (no default,
+    EAD = 0, no line).
     """
+    from models.ead import onboarding_ccf
+
     frame = outcomes.merge(
         applications[["application_id", "application_date"]], on="application_id", how="left", validate="1:1"
     )
@@ -67,9 +72,8 @@ def build_labels(outcomes: pd.DataFrame, applications: pd.DataFrame) -> pd.DataF
     loss = frame["loss_minor"].to_numpy(dtype="int64")
     limit = frame["credit_limit_minor"].to_numpy(dtype="int64")
     drawn = frame["drawn_at_open_minor"].to_numpy(dtype="int64")
-    undrawn = limit - drawn
     lgd = pd.Series(loss / ead.clip(min=1)).where(default & (ead > 0))
-    ccf = pd.Series((ead - drawn) / undrawn.clip(min=1)).where(default & (undrawn > 0))
+    ccf = pd.Series(onboarding_ccf(ead, limit)).where(default & (limit > 0))
     return pd.DataFrame(
         {
             "application_id": frame["application_id"].astype("int64"),

@@ -106,12 +106,12 @@ def from_features_dir(path: Path) -> TrainingData:
     """The platform's own data: ``features.parquet`` + ``labels.parquet`` (the features job),
     or a raw population folder (the generator's tables), built here with the same builder.
 
-    Labels: ``default_12m``; for defaults, LGD = loss / EAD and the realised CCF =
-    (EAD − drawn at open) / (limit − drawn at open), from the outcomes' minor-unit columns
+    Labels: ``default_12m``; for defaults, LGD = loss / EAD and the CCF measured from the
+    application date (nothing drawn) = EAD / limit, from the outcomes' minor-unit columns
     unless the labels table already carries ``lgd`` and ``ccf``.
     """
     from features.catalogue import CATALOGUE_VERSION, feature_names, get
-    from models.ead import realised_ccf
+    from models.ead import MAX_CCF, onboarding_ccf
 
     path = Path(path)
     if not path.is_dir():
@@ -170,11 +170,11 @@ def from_features_dir(path: Path) -> TrainingData:
             lgd = np.where(defaulted & (ead > 0), np.clip(loss / ead, 0, 1), np.nan)
     ccf = col("ccf")
     if ccf is not None:
-        # The labels keep the raw ratio, which exceeds 1 when accrued interest pushes EAD past
-        # a nearly fully drawn line; the CCF model works on [0, 1] (interest is priced apart).
-        ccf = np.where(np.isfinite(ccf), np.clip(ccf, 0.0, 1.0), np.nan)
-    elif ead is not None and drawn is not None and limit is not None:
-        ccf = np.where(defaulted, realised_ccf(drawn, limit, ead), np.nan)
+        # EAD / limit exceeds 1 when accrued interest pushes EAD past a fully drawn line;
+        # clipping at 1 would understate Σ EAD (issue 13), so only absurd values are cut.
+        ccf = np.where(np.isfinite(ccf), np.clip(ccf, 0.0, MAX_CCF), np.nan)
+    elif ead is not None and limit is not None:
+        ccf = np.where(defaulted, onboarding_ccf(ead, limit), np.nan)
     time_col = merged["application_date"] if "application_date" in merged.columns else None
     return TrainingData(
         name=path.name,
@@ -260,9 +260,7 @@ def train(
     progress: Progress = _noop,
 ) -> dict[str, Any]:
     """Fit PD (+ scorecard challenger), LGD and EAD; validate; write the pack; log and register."""
-    from models.ead import CCFByGrade, exposure_at_default
     from models.lgd import FractionalLogitLGD, MeanLGD, TwoStageLGD
-    from models.master_scale import grade_of
     from models.scorecard import WoEScorecard
     from models.validation import monotonicity_check, validate_lgd, validate_pd, write_validation_pack
 
@@ -352,24 +350,8 @@ def train(
         lgd_example = X_tr.head(5)
 
         progress("estimating CCF by grade")
-        ccf_tr = np.isfinite(data.ccf[tr])
-        ead_model = CCFByGrade().fit(grade_of(pd_tr[ccf_tr]), data.ccf[tr][ccf_tr])
-        ccf_te = np.isfinite(data.ccf[te])
-        if data.drawn is not None and data.limit is not None and data.ead is not None and ccf_te.any():
-            drawn, limit, ead = data.drawn[te][ccf_te], data.limit[te][ccf_te], data.ead[te][ccf_te]
-            pred = exposure_at_default(drawn, limit, ead_model.predict(grade_of(pd_te[ccf_te])))
-            pooled = exposure_at_default(drawn, limit, np.full(drawn.size, ead_model.pooled_ccf_))
-            denom = float(np.sum(ead))
-            report["ead"] = {
-                "n_test_defaults": int(ccf_te.sum()),
-                "ccf_by_grade": [float(v) for v in ead_model.ccf_by_grade_],
-                "pooled_ccf": ead_model.pooled_ccf_,
-                "total_ead_ratio_by_grade": float(np.sum(pred) / denom) if denom else None,
-                "total_ead_ratio_pooled": float(np.sum(pooled) / denom) if denom else None,
-                "total_ead_ratio_drawn_only": float(np.sum(drawn) / denom) if denom else None,
-                "mae_minor_by_grade": float(np.mean(np.abs(pred - ead))),
-                "mae_minor_pooled": float(np.mean(np.abs(pooled - ead))),
-            }
+        report["ead"] = _ead_report(data, tr, te, pd_tr, pd_te)
+        ead_model = report["ead"].pop("model")
 
     progress("writing the validation pack")
     settings = get_settings()
@@ -423,6 +405,7 @@ def train(
         summary["lgd"] = report["lgd"]
     if "ead" in report:
         summary["ead_total_ratio_by_grade"] = report["ead"]["total_ead_ratio_by_grade"]
+        summary["ead_sum_ratio"] = report["ead"]["ead_sum_ratio"]
     if dask_summary:
         summary["dask"] = dask_summary
 
@@ -443,6 +426,50 @@ def train(
     return summary
 
 
+def _ead_report(
+    data: TrainingData, tr: np.ndarray, te: np.ndarray, pd_tr: np.ndarray, pd_te: np.ndarray
+) -> dict[str, Any]:
+    """Fit the CCF by grade on the training defaults and check it on the hold-out's (issue 13).
+
+    The CCF is measured from the application date (nothing drawn), weighted by the limit, so
+    the decision's EAD = CCF × limit sums to the realised EAD: ``ead_sum_ratio`` = Σ
+    predicted / Σ realised EAD over the hold-out's defaults (target 1 ± 0.05).
+    """
+    from models.ead import CCFByGrade
+    from models.master_scale import grade_of
+
+    assert data.ccf is not None
+    weight = data.limit if data.limit is not None else np.ones(len(data.ccf))
+    fit_rows = np.isfinite(data.ccf[tr])
+    model = CCFByGrade().fit(
+        grade_of(pd_tr[fit_rows]), data.ccf[tr][fit_rows], sample_weight=weight[tr][fit_rows]
+    )
+    out: dict[str, Any] = {
+        "model": model,
+        "ccf_by_grade": [float(v) for v in model.ccf_by_grade_],
+        "pooled_ccf": model.pooled_ccf_,
+        "ead_sum_ratio": None,
+        "total_ead_ratio_by_grade": None,
+    }
+    rows = np.isfinite(data.ccf[te])
+    if data.limit is None or data.ead is None or not rows.any():
+        return out
+    limit, ead = data.limit[te][rows], data.ead[te][rows]
+    pred = model.predict(grade_of(pd_te[rows])) * limit  # a new line: nothing drawn
+    pooled = model.pooled_ccf_ * limit
+    denom = float(np.sum(ead))
+    ratio = float(np.sum(pred) / denom) if denom else None
+    out.update(
+        n_test_defaults=int(rows.sum()),
+        ead_sum_ratio=ratio,
+        total_ead_ratio_by_grade=ratio,
+        total_ead_ratio_pooled=float(np.sum(pooled) / denom) if denom else None,
+        mae_minor_by_grade=float(np.mean(np.abs(pred - ead))),
+        mae_minor_pooled=float(np.mean(np.abs(pooled - ead))),
+    )
+    return out
+
+
 def _flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key in ("auc", "gini", "ks", "brier", "ece", "auc_scorecard", "jeffreys_pass_share", "psi_train_test",
@@ -455,6 +482,7 @@ def _flat_metrics(report: dict[str, Any]) -> dict[str, float]:
                 if isinstance(value, int | float):
                     out[f"lgd_{model_name}_{metric}"] = float(value)
     for key in (
+        "ead_sum_ratio",
         "total_ead_ratio_by_grade",
         "total_ead_ratio_pooled",
         "mae_minor_by_grade",

@@ -87,7 +87,7 @@ def test_features_writes_table_labels_and_validation(tmp_path: Path) -> None:
 
     labels = pd.read_parquet(out / "labels.parquet").set_index("application_id")
     assert labels.loc[101, "lgd"] == 60_000 / 300_000
-    assert labels.loc[101, "ccf"] == (300_000 - 200_000) / (400_000 - 200_000)
+    assert labels.loc[101, "ccf"] == 300_000 / 400_000  # from the application date: EAD / limit
     assert labels.loc[101, "ead_minor"] == 300_000 and bool(labels.loc[101, "default_12m"])
     assert np.isnan(labels.loc[102, "lgd"]) and np.isnan(labels.loc[102, "ccf"])
     assert "default_12m" not in written.columns  # labels never travel with features
