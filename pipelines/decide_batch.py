@@ -70,6 +70,7 @@ def decide_batch(
     frame = pd.concat([inputs.reset_index(drop=True), decided.drop(columns=overlap)], axis=1)
     frame["policy_version"] = policy.version
     frame["policy_hash"] = policy.policy_hash
+    frame["regime"], frame["currency"] = policy.regime, policy.currency
     write_parquet_atomic(frame, out_path)
     summary = portfolio_summary(frame, policy).to_dict()
     counts = frame["outcome"].value_counts().to_dict()

@@ -7,17 +7,25 @@ code. Order of the rules (DESIGN.md, "The credit maths"):
 
 1. Knock-outs (``pricing.knockouts``) decide before any model output is looked at.
 2. Grade 11 (in default) or a grade worse than ``grades.acceptable_max_grade`` -> decline.
-3. Line = min(tier cap, k × platform assets, m × income, requested), rounded down.
-4. Rate = funding + opex + PD·LGD + hurdle·K, floored and capped. If the required rate is
-   above the cap, RAROC would be below the hurdle at every permitted rate -> decline
-   (DC_UNPROFITABLE). A smaller line does not help: every term is per unit of exposure.
+3. Line = min(tier cap, asset cap, m × income, requested), rounded down; the asset cap is
+   what the collateral carries: (conversion-rate-weighted collateral − the grade's haircut
+   add-on × assets) / the regime's initial-margin ratio (``pricing.limits``).
+4. Rate = funding + (opex + PD·LGD + hurdle·K) / u, floored and capped, with u = expected
+   drawn balance / EAD: interest income and funding cost accrue on the drawn balance, EL,
+   capital and opex on EAD (DESIGN.md). If the required rate is above the cap, RAROC would
+   be below the hurdle at every permitted rate -> decline (DC_UNPROFITABLE). A smaller line
+   does not help: u does not depend on the line's size.
 5. A line below ``limits.min_line_minor`` -> decline; a line below ``refer_below_share`` of
    the request -> refer (a person decides whether the customer still wants it); an
    unreviewed PEP -> refer.
 
 Exposure at onboarding: nothing is drawn yet, so EAD = drawn + CCF × (limit − drawn) =
-CCF × credit limit, with the CCF from the models room. EAD, EL, EC and the expected
-interest are float64 minor units: they are expectations, not ledger money. A declined
+CCF × credit limit, with the CCF from the models room measured from the application date
+(EAD / limit; above 1 when interest accrues on a fully drawn line). A line in use passes
+``drawn_minor``. The expected drawn balance is drawn + ``rates.drawn_share`` × (limit −
+drawn). EAD, EL, EC and the expected interest are float64 minor units of the policy's
+currency: they are expectations, not ledger money. The policy's regime and currency go
+into every record; ``decide(..., currency=...)`` refuses a policy in another currency. A declined
 applicant gets credit_limit 0, hence EAD = EL = EC = 0; rate, K, R and RAROC stay filled
 in (per unit of exposure), so an analyst sees what the price would have been.
 
@@ -47,7 +55,7 @@ from pricing.formulas import (
     check_pd,
     checked_array,
 )
-from pricing.knockouts import MAX_AGE_INPUT, MAX_HISTORY_DAYS, check_flag
+from pricing.knockouts import MAX_AGE_INPUT, MAX_HISTORY_DAYS, _related_party_hit, check_flag
 from pricing.knockouts import _hits as _knockout_hits
 from pricing.limits import MAX_AMOUNT_MINOR, _caps, _line_minor, check_grade, check_minor
 from pricing.policy import DEFAULT_GRADE, Policy
@@ -70,6 +78,7 @@ IntArray = npt.NDArray[np.int64]
 
 OUTCOMES = ("approve", "refer", "decline")
 APPROVE, REFER, DECLINE = 0, 1, 2
+MAX_CCF = 1.25  # = models.ead.MAX_CCF: EAD / limit may pass 1 by the interest accrued to default
 MAX_BATCH = 50_000_000  # a limit on everything: ~5 GB of arrays; split bigger replays
 _OUTCOME_LABELS = np.array(OUTCOMES, dtype=object)
 
@@ -97,17 +106,30 @@ class DecisionInputs:
     sanctions_hit: ArrayLike
     trading_history_days: ArrayLike
     bureau_default_24m: ArrayLike
+    # Optional (issue 13): a line in use, the cn admission inputs, the holdings' collateral.
+    drawn_minor: ArrayLike = 0
+    avg_daily_assets_20d_minor: ArrayLike | None = None  # None: platform assets stand in
+    related_party: ArrayLike = False
+    collateral_value_minor: ArrayLike | None = None  # Σ holding × conversion rate; None: policy rate
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | pd.DataFrame) -> DecisionInputs:
-        """From a dict of arrays or a DataFrame with these column names (extra ones ignored)."""
+        """From a dict of arrays or a DataFrame with these column names (extra ones ignored;
+        the optional ones are used when present)."""
         missing = [name for name in INPUT_FIELDS if name not in data]
         if missing:
             raise InputError(f"decision inputs: missing column(s) {', '.join(missing)}", field=missing[0])
-        return cls(**{name: np.asarray(data[name]) for name in INPUT_FIELDS})
+        present = [name for name in (*INPUT_FIELDS, *OPTIONAL_FIELDS) if name in data]
+        return cls(**{name: np.asarray(data[name]) for name in present})
 
 
-INPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DecisionInputs))
+OPTIONAL_FIELDS: tuple[str, ...] = (
+    "drawn_minor",
+    "avg_daily_assets_20d_minor",
+    "related_party",
+    "collateral_value_minor",
+)
+INPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DecisionInputs) if f.name not in OPTIONAL_FIELDS)
 
 
 @dataclass(slots=True)
@@ -115,10 +137,11 @@ class DecisionBatch:
     """Decisions for n applicants, column-wise (every array has length n). Treat as read-only.
 
     ``outcome_code`` indexes ``OUTCOMES``; ``reason_mask`` holds the policy reason bits
-    (``pricing.reasons``). Money is minor units: ``credit_limit_minor`` int64 (0 when
-    declined); EAD, EL, EC and expected interest / net income (per year) are float64
-    expectations. Rates, RAROC, K and R are per unit of exposure per year.
-    ``record(i, model_reasons)`` gives one JSON-ready decision.
+    (``pricing.reasons``). Money is minor units of ``policy.currency``:
+    ``credit_limit_minor`` int64 (0 when declined); EAD, the expected drawn balance, EL, EC
+    and expected interest / net income (per year) are float64 expectations. Rates, RAROC, K
+    and R are per unit of EAD per year. ``record(i, model_reasons)`` gives one JSON-ready
+    decision, with the policy's regime and currency.
     """
 
     outcome_code: npt.NDArray[np.int8]
@@ -132,7 +155,9 @@ class DecisionBatch:
     credit_limit_minor: IntArray
     max_leverage: FloatArray
     haircut_addon: FloatArray
+    drawn_minor: IntArray
     ead_minor: FloatArray
+    expected_drawn_minor: FloatArray
     expected_loss_minor: FloatArray
     economic_capital_minor: FloatArray
     expected_interest_minor: FloatArray
@@ -144,6 +169,7 @@ class DecisionBatch:
     correlation: FloatArray
     reason_mask: npt.NDArray[np.uint32]
     policy: Policy
+    collateral_value_minor: IntArray | None = None
 
     def __len__(self) -> int:
         return int(self.outcome_code.shape[0])
@@ -162,6 +188,14 @@ class DecisionBatch:
     def policy_hash(self) -> str:
         return self.policy.policy_hash
 
+    @property
+    def regime(self) -> str:
+        return self.policy.regime
+
+    @property
+    def currency(self) -> str:
+        return self.policy.currency
+
     def binding_cap(self, i: int) -> int:
         """Which cap set applicant ``i``'s line: 0 tier, 1 assets, 2 income, 3 requested."""
         caps = _caps(
@@ -170,6 +204,7 @@ class DecisionBatch:
             self.annual_income_minor[i : i + 1],
             self.requested_line_minor[i : i + 1],
             self.policy,
+            None if self.collateral_value_minor is None else self.collateral_value_minor[i : i + 1],
         )
         return int(caps[:, 0].argmin())
 
@@ -197,6 +232,8 @@ class DecisionBatch:
         out["reasons"] = merge_reasons(self.policy_reasons(i), model_reasons)
         out["policy_version"] = self.policy_version
         out["policy_hash"] = self.policy_hash
+        out["regime"] = self.regime
+        out["currency"] = self.currency
         return out
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -215,9 +252,11 @@ class DecisionBatch:
 
 
 _NUMERIC_COLUMNS: tuple[str, ...] = tuple(
-    f.name for f in fields(DecisionBatch) if f.name not in ("outcome_code", "policy")
+    f.name
+    for f in fields(DecisionBatch)
+    if f.name not in ("outcome_code", "policy", "collateral_value_minor")
 )
-# Outcome of every possible reason mask (12 bits -> 4,096 entries): any decline reason
+# Outcome of every possible reason mask (13 bits -> 8,192 entries): any decline reason
 # declines, else any refer reason refers, else approve. One array take on the hot path.
 _OUTCOME_BY_MASK = np.array(
     [DECLINE if m & DECLINE_BITS else REFER if m & REFER_BITS else APPROVE for m in range(1 << len(REASONS))],
@@ -230,7 +269,7 @@ _OUTCOME_BY_MASK = np.array(
 _BOUNDS: dict[str, tuple[float, float]] = {
     "pd_12m": (float(np.nextafter(0.0, 1.0)), float(np.nextafter(1.0, 0.0))),
     "lgd": (0.0, 1.0),
-    "ccf": (0.0, 1.0),
+    "ccf": (0.0, MAX_CCF),
     "age": (0.0, MAX_AGE_INPUT),
     "trading_history_days": (0.0, MAX_HISTORY_DAYS),
     "grade": (1, DEFAULT_GRADE),
@@ -279,7 +318,7 @@ def _validated(inputs: DecisionInputs) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {
         "pd_12m": check_pd(raw["pd_12m"], "pd_12m"),
         "lgd": check_lgd(raw["lgd"]),
-        "ccf": checked_array(raw["ccf"], "ccf", 0.0, 1.0),
+        "ccf": checked_array(raw["ccf"], "ccf", 0.0, MAX_CCF),
         "grade": check_grade(raw["grade"]),
         "requested_line_minor": check_minor(raw["requested_line_minor"], "requested_line_minor"),
         "platform_assets_minor": check_minor(raw["platform_assets_minor"], "platform_assets_minor"),
@@ -305,36 +344,93 @@ def _validated(inputs: DecisionInputs) -> dict[str, np.ndarray]:
     return {name: np.broadcast_to(a, (n,)) for name, a in arrays.items()}
 
 
-def _price(pd_12m: FloatArray, lgd: FloatArray, policy: Policy) -> tuple[FloatArray, ...]:
-    """Per unit of exposure per year: (PD·LGD, K, R, required rate, quoted rate, net margin
-    at the quoted rate, RAROC at the quoted rate)."""
+def _optional(inputs: DecisionInputs, n: int) -> dict[str, np.ndarray | None]:
+    """The optional inputs, checked and broadcast to n (None stays None: a documented default)."""
+    out: dict[str, np.ndarray | None] = {
+        "drawn_minor": check_minor(inputs.drawn_minor, "drawn_minor"),
+        "related_party": check_flag(inputs.related_party, "related_party"),
+    }
+    for name in ("avg_daily_assets_20d_minor", "collateral_value_minor"):
+        value = getattr(inputs, name)
+        out[name] = None if value is None else check_minor(value, name)
+    for name, arr in out.items():
+        if arr is None:
+            continue
+        try:
+            out[name] = np.broadcast_to(arr, (n,))
+        except ValueError:
+            raise InputError(
+                f"decision inputs: {name} has shape {arr.shape}, expected ({n},)", field=name
+            ) from None
+    return out
+
+
+def _drawn_per_ead(
+    drawn: IntArray, line: IntArray, ccf: FloatArray, policy: Policy
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(EAD, expected drawn balance, their ratio u) per applicant, for the line as sized.
+
+    EAD = drawn + CCF × (limit − drawn) (a new line: CCF × limit); expected drawn balance =
+    drawn + drawn_share × (limit − drawn): interest and funding accrue on it. Where the line
+    is 0 (a decline), u is that of a new line, drawn_share / CCF, so the rate shown is the
+    one the applicant would have been offered; with no exposure at all u = 1.
+    """
+    undrawn = np.maximum(line - drawn, 0)
+    ead = drawn + ccf * undrawn
+    expected = drawn + policy.rates.drawn_share * undrawn
+    unit = np.divide(policy.rates.drawn_share, ccf, out=np.ones_like(ccf), where=ccf > _TINY_CCF)
+    u = np.divide(expected, ead, out=unit, where=ead > _TINY_CCF * line)
+    return ead, expected, np.clip(u, 1.0 / _MAX_U, _MAX_U, out=u)
+
+
+_TINY_CCF = 1e-9  # below this the exposure is nil: u falls back to 1 (no overflow)
+_MAX_U = 1e6
+
+
+def _price(
+    pd_12m: FloatArray, lgd: FloatArray, policy: Policy, drawn_per_ead: FloatArray | None = None
+) -> tuple[FloatArray, ...]:
+    """Per unit of EAD per year: (PD·LGD, K, R, required rate, quoted rate, net margin at
+    the quoted rate, RAROC at the quoted rate). ``drawn_per_ead`` = expected drawn balance /
+    EAD (None: 1, the whole exposure earns interest and costs funding)."""
     cap, rates = policy.capital, policy.rates
     k, r = _capital(pd_12m, lgd, cap.formula, cap.maturity_years, cap.confidence, cap.pd_floor)
     funding, opex, fee = rates.funding_rate, rates.opex_rate, rates.fee_rate
     el_rate = pd_12m * lgd
-    required = _required_rate(el_rate, k, funding, opex, rates.hurdle_raroc, fee)
+    required = _required_rate(el_rate, k, funding, opex, rates.hurdle_raroc, fee, drawn_per_ead)
     rate = np.minimum(np.maximum(required, rates.rate_floor), rates.rate_cap)
-    net = _net_margin(rate, el_rate, funding, opex, fee)
+    net = _net_margin(rate, el_rate, funding, opex, fee, drawn_per_ead)
     return el_rate, k, r, required, rate, net, _raroc_of_margin(net, k)
 
 
-def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> DecisionBatch:
+def decide(
+    inputs: DecisionInputs | Mapping[str, Any], policy: Policy, *, currency: str | None = None
+) -> DecisionBatch:
     """Decide for every applicant in ``inputs`` under ``policy`` (see the module docstring).
 
-    Raises InputError naming the field for any bad input (PD outside (0, 1), NaN, negative
-    money, grade outside 1..11, non-boolean flags, mismatched lengths); nothing is decided
-    for a batch with one bad row, so a replay never silently skips applicants.
+    ``currency``: the currency of the money in ``inputs`` (the facility's); a policy written
+    in another currency is refused (InputError, field ``currency``), since its thresholds
+    and lines would be read in the wrong money. Raises InputError naming the field for any
+    bad input (PD outside (0, 1), NaN, negative money, grade outside 1..11, non-boolean
+    flags, mismatched lengths); nothing is decided for a batch with one bad row, so a
+    replay never silently skips applicants.
     """
+    if currency is not None:
+        policy.check_currency(currency)
     if not isinstance(inputs, DecisionInputs):
         inputs = DecisionInputs.from_mapping(inputs)
     a = _validated(inputs)
     pd_12m, lgd, grade, requested = a["pd_12m"], a["lgd"], a["grade"], a["requested_line_minor"]
     assets, income = a["platform_assets_minor"], a["annual_income_minor"]
     limits, rates, tables = policy.limits, policy.rates, policy.tables
+    opt = _optional(inputs, pd_12m.shape[0])
+    drawn, collateral, related = opt["drawn_minor"], opt["collateral_value_minor"], opt["related_party"]
+    assert drawn is not None and related is not None
 
-    line = _line_minor(grade, assets, income, requested, policy)
+    line = _line_minor(grade, assets, income, requested, policy, collateral)
+    _ead_line, _drawn_line, u = _drawn_per_ead(drawn, line, a["ccf"], policy)
 
-    el_rate, k, r, required, rate, net, raroc = _price(pd_12m, lgd, policy)
+    el_rate, k, r, required, rate, net, raroc = _price(pd_12m, lgd, policy, u)
 
     in_default = grade == DEFAULT_GRADE
     acceptable = tables.acceptable[grade]
@@ -348,6 +444,7 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
         assets,
         a["bureau_default_24m"],
         policy,
+        opt["avg_daily_assets_20d_minor"],
     )
     hits += [  # in the order of their bits, after the knock-outs (pricing.reasons)
         in_default,  # DC_DEFAULT
@@ -357,13 +454,14 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
         # tier line is a consequence of the grade, not a second reason.
         acceptable & (line < limits.min_line_minor),  # DC_LINE_MIN
         acceptable & (line < limits.refer_below_share * requested),  # RF_LINE_CUT
+        _related_party_hit(related, policy),  # KO_RELATED_PARTY (bit 12)
     ]
     mask = combine_hits(hits)
     outcome = _OUTCOME_BY_MASK[mask]
     declined = outcome == DECLINE
 
     credit_limit = np.where(declined, 0, line)
-    ead = a["ccf"] * credit_limit
+    ead, expected_drawn, _u = _drawn_per_ead(np.where(declined, 0, drawn), credit_limit, a["ccf"], policy)
     return DecisionBatch(
         outcome_code=outcome,
         grade=grade,
@@ -376,10 +474,12 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
         credit_limit_minor=credit_limit,
         max_leverage=np.where(declined, 0.0, tables.max_leverage[grade]),
         haircut_addon=tables.haircut_addon[grade],
+        drawn_minor=drawn,
         ead_minor=ead,
+        expected_drawn_minor=expected_drawn,
         expected_loss_minor=el_rate * ead,
         economic_capital_minor=k * ead,
-        expected_interest_minor=rate * ead,
+        expected_interest_minor=rate * expected_drawn,
         expected_net_income_minor=net * ead,
         annual_rate=rate,
         required_rate=required,
@@ -388,22 +488,33 @@ def decide(inputs: DecisionInputs | Mapping[str, Any], policy: Policy) -> Decisi
         correlation=r,
         reason_mask=mask,
         policy=policy,
+        collateral_value_minor=collateral,
     )
 
 
 def quote(
-    pd_12m: ArrayLike, lgd: ArrayLike, ead: ArrayLike, policy: Policy, grade: ArrayLike | None = None
+    pd_12m: ArrayLike,
+    lgd: ArrayLike,
+    ead: ArrayLike,
+    policy: Policy,
+    grade: ArrayLike | None = None,
+    *,
+    drawn: ArrayLike | None = None,
 ) -> dict[str, Any]:
     """What-if pricing of a given exposure (``creditdesk price``): no knock-outs, no line sizing.
 
     Outcome is decline when the required rate exceeds the cap (or, with ``grade``, when the
-    grade is not acceptable), else approve. EL and EC are in the unit of ``ead``.
+    grade is not acceptable), else approve. EL and EC are in the unit of ``ead``; ``drawn``
+    is the expected drawn balance that earns interest and costs funding (None: all of EAD).
     Returns float arrays keyed by name, ``outcome`` labels and per-applicant ``reasons`` codes.
     """
-    p, lg, e = np.broadcast_arrays(check_pd(pd_12m, "pd"), check_lgd(lgd), check_ead(ead))
+    e = check_ead(ead)
+    d = e if drawn is None else check_ead(drawn, "drawn")
+    p, lg, e, d = np.broadcast_arrays(check_pd(pd_12m, "pd"), check_lgd(lgd), e, d)
     g = None if grade is None else np.broadcast_to(check_grade(grade), p.shape)
-    p, lg, e = np.atleast_1d(p, lg, e)
-    el_rate, k, r, required, rate, _net, raroc = _price(p, lg, policy)
+    p, lg, e, d = np.atleast_1d(p, lg, e, d)
+    u = None if drawn is None else np.divide(d, e, out=np.ones_like(e), where=e > 0)
+    el_rate, k, r, required, rate, _net, raroc = _price(p, lg, policy, u)
     hits = [np.zeros(p.shape, dtype=bool)] * 2 + [required > policy.rates.rate_cap]
     if g is not None:
         g = np.atleast_1d(g)
@@ -411,6 +522,7 @@ def quote(
         hits = [in_default, ~(policy.tables.acceptable[g] | in_default), hits[2]]
     mask = combine_hits(hits, first_bit=BIT["DC_DEFAULT"].bit_length() - 1)
     return {
+        "expected_interest": rate * d,
         "expected_loss": el_rate * e,
         "correlation": r,
         "capital_k": k,

@@ -13,9 +13,13 @@ Formulas (DESIGN.md, "The credit maths"; Basel II/III IRB, CRE31):
   maturity adjustment b = (0.11852 − 0.05478·ln PD)², factor (1 + (M − 2.5)·b) / (1 − 1.5·b).
 - K = LGD·N((G(PD) + √R·G(0.999)) / √(1 − R)) − PD·LGD (× maturity factor for corporate),
   PD floored at 0.05 % (policy ``capital.pd_floor``); EC = K × EAD.
-- RAROC = (rate + fees − funding − opex − PD·LGD) / K, all per unit of EAD per year.
-- Required rate = funding + opex + PD·LGD + hurdle·K − fees: the lowest rate whose RAROC
-  equals the hurdle; the quoted rate is that, floored and capped by policy.
+- RAROC = (u·(rate − funding) + fees − opex − PD·LGD) / K, all per unit of EAD per year,
+  where u = expected drawn balance / EAD: interest income and funding cost accrue on the
+  money actually lent, EL and capital on the exposure at default (DESIGN.md, "Defaults,
+  exposure and pricing conventions"); u = 1 gives the textbook (rate + fees − funding −
+  opex − PD·LGD) / K.
+- Required rate = funding + (PD·LGD + opex − fees + hurdle·K) / u: the lowest rate whose
+  RAROC equals the hurdle; the quoted rate is that, floored and capped by policy.
 
 Under the IRB's asymptotic single-risk-factor model capital is additive, so a book's EC is
 the sum of the loans' EC and a book's RAROC is Σ net income / Σ EC (see pricing.portfolio).
@@ -87,6 +91,14 @@ def check_rate(rate: ArrayLike, field: str) -> FloatArray:
     return checked_array(rate, field, -1.0, 10.0)
 
 
+MAX_DRAWN_PER_EAD = 100.0  # a line drawn on average 100x its EAD is a data error
+
+
+def check_drawn_per_ead(value: ArrayLike, field: str = "drawn_per_ead") -> FloatArray:
+    """Expected drawn balance / EAD: positive (a line that is never drawn earns nothing)."""
+    return checked_array(value, field, 0.0, MAX_DRAWN_PER_EAD, low_open=True)
+
+
 def _check_formula(formula: str, maturity_years: float, confidence: float, pd_floor: float) -> None:
     if formula not in ("retail", "corporate"):
         raise InputError(f"formula must be 'retail' or 'corporate', got {formula!r}", field="formula")
@@ -140,15 +152,39 @@ def _capital(
 
 
 def _required_rate(
-    el_rate: FloatArray, k: FloatArray, funding: float, opex: float, hurdle: float, fee: float
+    el_rate: FloatArray,
+    k: FloatArray,
+    funding: float,
+    opex: float,
+    hurdle: float,
+    fee: float,
+    drawn_per_ead: FloatArray | float | None = None,
 ) -> FloatArray:
-    """funding + opex + PD·LGD + hurdle·K − fees, with ``el_rate`` = PD·LGD."""
-    return el_rate + hurdle * k + (funding + opex - fee)
+    """The rate whose RAROC is the hurdle, with ``el_rate`` = PD·LGD.
+
+    Interest and funding accrue on the drawn balance D, EL, capital, opex and fees on EAD
+    (DESIGN.md); with u = D / EAD: u·(rate − funding) = PD·LGD + opex − fees + hurdle·K,
+    so rate = funding + (PD·LGD + opex − fees + hurdle·K) / u. ``None`` means u = 1 (the
+    whole exposure earns interest): funding + opex + PD·LGD + hurdle·K − fees.
+    """
+    if drawn_per_ead is None:
+        return el_rate + hurdle * k + (funding + opex - fee)
+    return funding + (el_rate + hurdle * k + (opex - fee)) / drawn_per_ead
 
 
-def _net_margin(rate: FloatArray, el_rate: FloatArray, funding: float, opex: float, fee: float) -> FloatArray:
-    """Net income per unit of exposure per year: rate + fees − funding − opex − PD·LGD."""
-    return rate - el_rate + (fee - funding - opex)
+def _net_margin(
+    rate: FloatArray,
+    el_rate: FloatArray,
+    funding: float,
+    opex: float,
+    fee: float,
+    drawn_per_ead: FloatArray | float | None = None,
+) -> FloatArray:
+    """Net income per unit of EAD per year: u·(rate − funding) + fees − opex − PD·LGD, with
+    u = expected drawn balance / EAD (``None``: u = 1)."""
+    if drawn_per_ead is None:
+        return rate - el_rate + (fee - funding - opex)
+    return drawn_per_ead * (rate - funding) + (fee - opex) - el_rate
 
 
 def _raroc_of_margin(net: FloatArray, k: FloatArray) -> FloatArray:
@@ -232,18 +268,23 @@ def raroc(
     funding: float,
     opex: float,
     fee_rate: float = 0.0,
+    *,
+    drawn_per_ead: ArrayLike | None = None,
 ) -> FloatArray:
-    """Risk-adjusted return on capital: (rate + fees − funding − opex − PD·LGD) / K.
+    """Risk-adjusted return on capital: (u·(rate − funding) + fees − opex − PD·LGD) / K.
 
-    Per unit of EAD per year, so EAD cancels. ``k`` = 0 (no capital, LGD = 0) gives ±inf.
+    Per unit of EAD per year, so EAD cancels; u = expected drawn balance / EAD (None: 1).
+    ``k`` = 0 (no capital, LGD = 0) gives ±inf.
     """
-    r, p, lg, kk = np.broadcast_arrays(
-        check_rate(rate, "rate"), check_pd(pd), check_lgd(lgd), checked_array(k, "k", 0.0, 1.0)
+    u = np.float64(1.0) if drawn_per_ead is None else check_drawn_per_ead(drawn_per_ead)
+    r, p, lg, kk, uu = np.broadcast_arrays(
+        check_rate(rate, "rate"), check_pd(pd), check_lgd(lgd), checked_array(k, "k", 0.0, 1.0), u
     )
     funding_, opex_, fee_ = (
         float(check_rate(x, n)) for x, n in ((funding, "funding"), (opex, "opex"), (fee_rate, "fee_rate"))
     )
-    return _raroc_of_margin(_net_margin(r, p * lg, funding_, opex_, fee_), kk)
+    net = _net_margin(r, p * lg, funding_, opex_, fee_, None if drawn_per_ead is None else uu)
+    return _raroc_of_margin(net, kk)
 
 
 def required_rate(
@@ -254,8 +295,11 @@ def required_rate(
     opex: float,
     hurdle: float,
     fee_rate: float = 0.0,
+    *,
+    drawn_per_ead: ArrayLike | None = None,
 ) -> FloatArray:
-    """The lowest annual rate whose RAROC reaches ``hurdle`` (before the policy floor and cap)."""
+    """The lowest annual rate whose RAROC reaches ``hurdle`` (before the policy floor and cap);
+    ``drawn_per_ead`` = expected drawn balance / EAD (None: the whole EAD earns interest)."""
     return _required_rate(
         check_pd(pd) * check_lgd(lgd),
         checked_array(k, "k", 0.0, 1.0),
@@ -263,6 +307,7 @@ def required_rate(
         float(check_rate(opex, "opex")),
         float(checked_array(hurdle, "hurdle", 0.0, 10.0)),
         float(check_rate(fee_rate, "fee_rate")),
+        None if drawn_per_ead is None else check_drawn_per_ead(drawn_per_ead),
     )
 
 

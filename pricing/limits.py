@@ -1,8 +1,10 @@
 """Tiered credit lines and leverage by grade.
 
-Line = min(tier cap of the grade, k × platform assets, m × annual income, requested),
-rounded DOWN to the policy's line unit, as int64 minor units. Rounding down (never to
-nearest) keeps the property "the line never exceeds any of its caps" true exactly.
+Line = min(tier cap of the grade, asset cap, m × annual income, requested), rounded DOWN
+to the policy's line unit, as int64 minor units. Rounding down (never to nearest) keeps the
+property "the line never exceeds any of its caps" true exactly. The asset cap is what the
+collateral can carry: k × (conversion-rate-weighted collateral − the grade's haircut add-on
+× assets) / the regime's initial-margin ratio (``pricing.policy.LimitPolicy``).
 
 Money is int64 minor units; amounts above ``MAX_AMOUNT_MINOR`` (1e15) are refused as input
 errors: a limit on everything, and it keeps k × amount in float64 exact to under one
@@ -65,31 +67,61 @@ def check_minor(amount: ArrayLike, field: str) -> IntArray:
     return out
 
 
+def _asset_cap(
+    grade: IntArray, assets: IntArray, policy: Policy, collateral: IntArray | None = None
+) -> IntArray:
+    """k × max(collateral − add-on × assets, 0) / initial margin ratio, floored to int.
+
+    ``collateral`` = Σ holding × conversion rate (minor units); None -> ``conversion_rate`` ×
+    assets. The grade's haircut add-on lowers every conversion rate by that much (DESIGN.md,
+    "The margin maths"), so it comes off the collateral as add-on × assets.
+    """
+    limits = policy.limits
+    value = limits.conversion_rate * assets if collateral is None else collateral.astype(np.float64)
+    usable = np.maximum(value - policy.tables.haircut_addon[grade] * assets, 0.0)
+    return (usable * (limits.asset_multiple / limits.initial_margin_ratio)).astype(np.int64)
+
+
 def _cap_parts(
-    grade: IntArray, assets: IntArray, income: IntArray, requested: IntArray, policy: Policy
+    grade: IntArray,
+    assets: IntArray,
+    income: IntArray,
+    requested: IntArray,
+    policy: Policy,
+    collateral: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """(tier cap, k × assets, m × income, requested); k × amount truncates = floors (>= 0)."""
+    """(tier cap, asset cap, m × income, requested); k × amount truncates = floors (>= 0)."""
     limits = policy.limits
     tier = policy.tables.max_line_minor[grade]
-    asset_cap = (limits.asset_multiple * assets).astype(np.int64)
+    asset_cap = _asset_cap(grade, assets, policy, collateral)
     income_cap = (limits.income_multiple * income).astype(np.int64)
     return tier, asset_cap, income_cap, requested
 
 
 def _line_minor(
-    grade: IntArray, assets: IntArray, income: IntArray, requested: IntArray, policy: Policy
+    grade: IntArray,
+    assets: IntArray,
+    income: IntArray,
+    requested: IntArray,
+    policy: Policy,
+    collateral: IntArray | None = None,
 ) -> IntArray:
     """The line for validated inputs: min of the caps, rounded down to the line unit."""
-    tier, asset_cap, income_cap, req = _cap_parts(grade, assets, income, requested, policy)
+    tier, asset_cap, income_cap, req = _cap_parts(grade, assets, income, requested, policy, collateral)
     line = np.minimum(np.minimum(tier, asset_cap), np.minimum(income_cap, req))
     unit = policy.limits.line_unit_minor
     return line // unit * unit
 
 
 def _caps(
-    grade: IntArray, assets: IntArray, income: IntArray, requested: IntArray, policy: Policy
+    grade: IntArray,
+    assets: IntArray,
+    income: IntArray,
+    requested: IntArray,
+    policy: Policy,
+    collateral: IntArray | None = None,
 ) -> IntArray:
-    return np.stack(np.broadcast_arrays(*_cap_parts(grade, assets, income, requested, policy)))
+    return np.stack(np.broadcast_arrays(*_cap_parts(grade, assets, income, requested, policy, collateral)))
 
 
 def limit_caps_minor(

@@ -11,7 +11,8 @@ the floor must not exceed the cap, and the grade -> tier table must be monotone 
 grade never gets more leverage or a larger line, nor a smaller haircut add-on).
 
 Public API: ``Policy``, ``load_policy(path=None)``, ``policy_from_mapping(data)``,
-``DEFAULT_POLICY_PATH``, ``DEFAULT_GRADE``, ``N_GRADES``.
+``policy_for_regime(regime)``, ``DEFAULT_POLICY_PATH`` (the ``cn`` policy, CNY fen),
+``POLICY_PATHS``, ``REGIME_CURRENCY``, ``DEFAULT_GRADE``, ``N_GRADES``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ from pydantic import (
 
 from creditdesk.errors import InputError
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "policies" / "default.yaml"
+POLICY_DIR = Path(__file__).resolve().parent / "policies"
+DEFAULT_POLICY_PATH = POLICY_DIR / "default.yaml"
+"""The default policy: regime ``cn``, money in CNY fen (facilities default to CNY)."""
+POLICY_PATHS: dict[str, Path] = {"cn": DEFAULT_POLICY_PATH, "us": POLICY_DIR / "us.yaml"}
 
 N_GRADES = 10
 """Performing grades of the master scale (models room): 1 = best .. 10 = worst."""
@@ -71,6 +75,13 @@ class RatePolicy(_Strict):
     hurdle_raroc: float = Field(gt=0.0, le=5.0)
     rate_floor: float = Field(ge=0.0, le=1.0)
     rate_cap: float = Field(gt=0.0, le=1.0)
+    drawn_share: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="expected average drawn balance over the year as a share of the line: "
+        "interest income and funding cost accrue on it (EL and capital on EAD)",
+    )
 
     @model_validator(mode="after")
     def _floor_below_cap(self) -> RatePolicy:
@@ -80,9 +91,25 @@ class RatePolicy(_Strict):
 
 
 class LimitPolicy(_Strict):
-    """How a line is sized: multiples of assets and income, rounding, minimum, refer share."""
+    """How a line is sized: collateral and initial margin, income, rounding, minimum, refer share.
 
-    asset_multiple: float = Field(gt=0.0, le=10.0)
+    Asset cap = asset_multiple × max(collateral − haircut add-on × assets, 0) / initial margin
+    ratio, where collateral = Σ holding × conversion rate (an input; ``conversion_rate`` ×
+    assets when the holdings' rates are not known). cn: financing margin ratio 100 % and
+    conversion rates ≤ 70 % -> the usable line is ≤ ~0.7 × assets; us (Reg T): 50 % initial
+    margin on a loan value of 50 % -> line ≤ 1 × equity.
+    """
+
+    asset_multiple: float = Field(default=1.0, gt=0.0, le=10.0)
+    conversion_rate: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="collateral value per unit of assets when holdings are unknown",
+    )
+    initial_margin_ratio: float = Field(
+        default=1.0, ge=0.1, le=2.0, description="margin required per unit financed (cn 1.0, us Reg T 0.5)"
+    )
     income_multiple: float = Field(gt=0.0, le=50.0)
     line_unit_minor: int = Field(default=10_000, gt=0)
     min_line_minor: int = Field(default=0, ge=0)
@@ -131,6 +158,10 @@ class KnockoutPolicy(_Strict):
     max_age_years: int = Field(default=75, ge=18, le=120)
     min_trading_history_days: int = Field(default=0, ge=0, le=36_500)
     min_platform_assets_minor: int = Field(default=0, ge=0)
+    min_avg_daily_assets_20d_minor: int = Field(
+        default=0, ge=0, description="average daily assets over the last 20 trading days (cn admission)"
+    )
+    refuse_related_party: bool = Field(default=False, description="cn: no margin account for a related party")
 
     @model_validator(mode="after")
     def _age_range(self) -> KnockoutPolicy:
@@ -151,16 +182,24 @@ class PolicyTables:
     acceptable: npt.NDArray[np.bool_]
 
 
+REGIME_CURRENCY: dict[str, str] = {"cn": "CNY", "us": "USD"}
+"""The currency a regime's lines are written in (``cn``: fen, ``us``: cents)."""
+
+
 class Policy(_Strict):
     """A validated policy. Build it with ``load_policy`` (file) or ``policy_from_mapping``.
 
     ``tables`` holds numpy lookup arrays indexed by grade, built once, so the hot decision
-    path is a few array takes.
+    path is a few array takes. ``regime`` and ``currency`` say which rule book and which
+    money the thresholds and lines are in: a policy is never applied to a facility in
+    another currency (``check_currency``).
     """
 
     version: str = Field(min_length=1, max_length=64)
     name: str = Field(default="policy", min_length=1, max_length=128)
     description: str = ""
+    regime: Literal["cn", "us"] = "cn"
+    currency: Literal["CNY", "USD"] = "CNY"
     capital: CapitalPolicy = CapitalPolicy()
     rates: RatePolicy
     limits: LimitPolicy
@@ -168,6 +207,25 @@ class Policy(_Strict):
     knockouts: KnockoutPolicy = KnockoutPolicy()
 
     _hash: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _currency_of_regime(self) -> Policy:
+        expected = REGIME_CURRENCY[self.regime]
+        if self.currency != expected:
+            raise ValueError(
+                f"currency {self.currency} does not match regime {self.regime} (lines in {expected})"
+            )
+        return self
+
+    def check_currency(self, currency: str, field: str = "currency") -> None:
+        """Refuse to apply this policy to a facility or application in another currency:
+        its thresholds and lines are in ``self.currency`` minor units."""
+        if str(currency).upper() != self.currency:
+            raise InputError(
+                f"{field} {currency!r} does not match policy {self.name} {self.version}, which is in "
+                f"{self.currency} (regime {self.regime}); use a {str(currency).upper()} policy",
+                field=field,
+            )
 
     def model_post_init(self, context: Any, /) -> None:
         if not self._hash:
@@ -272,3 +330,10 @@ def load_policy(path: Path | str | None = None) -> Policy:
         line = f" at line {where.line + 1}" if where is not None else ""
         raise InputError(f"policy file {file}: not valid YAML{line}", field="policy") from None
     return policy_from_mapping(data, source=str(file), policy_hash=hashlib.sha256(raw).hexdigest())
+
+
+def policy_for_regime(regime: str) -> Policy:
+    """The shipped policy of a regime: ``cn`` (default, CNY fen) or ``us`` (USD cents)."""
+    if regime not in POLICY_PATHS:
+        raise InputError(f"regime must be one of {sorted(POLICY_PATHS)}, got {regime!r}", field="regime")
+    return load_policy(POLICY_PATHS[regime])

@@ -112,10 +112,16 @@ def portfolio_summary(
             )
         data["expected_net_income_minor"] = net
     elif policy is not None:
+        # Funding accrues on the expected drawn balance when the batch has it (issue 13),
+        # opex and fees on EAD; older batches without it are charged on EAD.
         rates = policy.rates
-        cost = rates.funding_rate + rates.opex_rate - rates.fee_rate
+        drawn_col = "expected_drawn_minor" if "expected_drawn_minor" in frame.columns else "ead_minor"
+        drawn = pd.to_numeric(frame[drawn_col], errors="coerce").to_numpy(np.float64)
         data["expected_net_income_minor"] = (
-            data["expected_interest_minor"] - data["expected_loss_minor"] - cost * data["ead_minor"]
+            data["expected_interest_minor"]
+            - data["expected_loss_minor"]
+            - rates.funding_rate * drawn
+            - (rates.opex_rate - rates.fee_rate) * data["ead_minor"]
         )
     else:
         raise InputError(

@@ -77,7 +77,7 @@ REASONS: tuple[ReasonCode, ...] = (
         5,
         "platform_assets_minor",
         "decline",
-        "Assets held on the platform are below the minimum of {min_platform_assets}.",
+        "{assets_rule}",
     ),
     ReasonCode(
         "KO_PEP_REVIEW",
@@ -115,9 +115,18 @@ REASONS: tuple[ReasonCode, ...] = (
         "refer",
         "The line we can offer is less than {refer_below_share} of the amount requested.",
     ),
+    # Added after the first release: new bits go at the end; display puts knock-outs first.
+    ReasonCode(
+        "KO_RELATED_PARTY",
+        12,
+        "related_party",
+        "decline",
+        "A related party of the broker (shareholder, director, employee) cannot open a margin account.",
+    ),
 )
 REASON_BY_CODE: dict[str, ReasonCode] = {r.code: r for r in REASONS}
-assert [r.bit for r in REASONS] == list(range(len(REASONS))), "bits follow display order"
+assert [r.bit for r in REASONS] == list(range(len(REASONS))), "bit = position in REASONS"
+_DISPLAY = tuple(sorted(REASONS, key=lambda r: not r.code.startswith("KO_")))  # stable: KO_* first
 _FLAGS = np.array([r.flag for r in REASONS], dtype=np.uint32)
 BIT = {r.code: r.flag for r in REASONS}
 DECLINE_BITS = sum(r.flag for r in REASONS if r.action == "decline")
@@ -153,8 +162,23 @@ def combine_hits(hits: Sequence[npt.NDArray[np.bool_]], first_bit: int = 0) -> n
     return mask
 
 
-def _money(minor: int) -> str:
-    return f"{minor / 100:,.2f}"
+def _money(minor: int, currency: str = "") -> str:
+    return f"{currency} {minor / 100:,.2f}".strip()
+
+
+def _assets_rule(policy: Policy) -> str:
+    ko, cur = policy.knockouts, policy.currency
+    parts = []
+    if ko.min_platform_assets_minor:
+        minimum = _money(ko.min_platform_assets_minor, cur)
+        parts.append(f"the assets held on the platform are below the minimum of {minimum}")
+    if ko.min_avg_daily_assets_20d_minor:
+        parts.append(
+            "the average daily assets over the last 20 trading days are below "
+            f"{_money(ko.min_avg_daily_assets_20d_minor, cur)}"
+        )
+    text = " or ".join(parts) or "the assets held on the platform are below the minimum"
+    return text[0].upper() + text[1:] + "."
 
 
 def _text_fields(policy: Policy) -> dict[str, Any]:
@@ -163,10 +187,10 @@ def _text_fields(policy: Policy) -> dict[str, Any]:
         "min_age_years": ko.min_age_years,
         "max_age_years": ko.max_age_years,
         "min_trading_history_days": ko.min_trading_history_days,
-        "min_platform_assets": _money(ko.min_platform_assets_minor),
+        "assets_rule": _assets_rule(policy),
         "acceptable_max_grade": policy.grades.acceptable_max_grade,
         "rate_cap": f"{rates.rate_cap:.2%}",
-        "min_line": _money(limits.min_line_minor),
+        "min_line": _money(limits.min_line_minor, policy.currency),
         "refer_below_share": f"{limits.refer_below_share:.0%}",
     }
 
@@ -181,7 +205,7 @@ def codes_from_mask(mask: int, outcome: str | None = None) -> list[str]:
     if outcome == "approve":
         return []
     wanted = {"decline": DECLINE_BITS, "refer": REFER_BITS}.get(outcome or "", DECLINE_BITS | REFER_BITS)
-    return [r.code for r in REASONS if mask & r.flag & wanted]
+    return [r.code for r in _DISPLAY if mask & r.flag & wanted]
 
 
 def reason_dicts(

@@ -184,7 +184,7 @@ _EXAMPLE_REQUEST: dict[str, Any] = {
     "customer_id": 5001,
     "application_date": "2024-03-04",
     "requested_line_minor": 5_000_000,
-    "platform_assets_minor": 12_000_000,
+    "platform_assets_minor": 60_000_000,  # ¥600,000: passes the cn ¥500,000 admission
     "applicant": {
         "full_name": "Ada Example",
         "national_id": "X1234567",

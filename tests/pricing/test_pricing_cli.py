@@ -13,9 +13,11 @@ import pytest
 import yaml
 
 from pipelines.cli import main
-from pricing.policy import DEFAULT_POLICY_PATH
 
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
+
+
+LEGACY_POLICY = Path(__file__).with_name("policy_2026_1.yaml")  # the USD policy these goldens use
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -56,7 +58,7 @@ def applications(n: int = 400, seed: int = 3) -> pd.DataFrame:
 
 
 def looser_policy(tmp_path: Path) -> Path:
-    doc = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    doc = yaml.safe_load(LEGACY_POLICY.read_text())
     doc["version"] = "2026.2.0-candidate"
     doc["grades"]["acceptable_max_grade"] = 9
     doc["rates"]["rate_cap"] = 0.16
@@ -133,7 +135,7 @@ def test_price_with_grade_and_policy(capsys: pytest.CaptureFixture[str], tmp_pat
     )
     assert json.loads(out.strip().splitlines()[-1])["policy_version"] == "2026.2.0-candidate"
     bad = tmp_path / "bad.yaml"
-    bad.write_text(DEFAULT_POLICY_PATH.read_text().replace("rate_cap:", "rate_caps:"))
+    bad.write_text(LEGACY_POLICY.read_text().replace("rate_cap:", "rate_caps:"))
     code, _, err = cli(capsys, "price", "--pd", "0.1", "--lgd", "0.4", "--ead", "1", "--policy", str(bad))
     assert code == 2 and "rates.rate_caps: unknown key" in err
 
@@ -146,7 +148,7 @@ def test_simulate_console_script_parquet(tmp_path: Path) -> None:
     done = run(
         "simulate",
         "--policy", str(looser_policy(tmp_path)),
-        "--against", str(DEFAULT_POLICY_PATH),
+        "--against", str(LEGACY_POLICY),
         "--applications", str(apps),
         "--out", str(swaps),
         "--json",
@@ -172,7 +174,7 @@ def test_simulate_same_policy_csv_has_no_swaps(capsys: pytest.CaptureFixture[str
     apps = tmp_path / "apps.csv"
     applications(100).to_csv(apps, index=False)
     code, out, err = cli(
-        capsys, "simulate", "--policy", str(DEFAULT_POLICY_PATH), "--against", str(DEFAULT_POLICY_PATH),
+        capsys, "simulate", "--policy", str(LEGACY_POLICY), "--against", str(LEGACY_POLICY),
         "--applications", str(apps), "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -206,7 +208,7 @@ def test_simulate_bad_input_exit_2(
     apps = make(tmp_path)
     out_file = tmp_path / "swaps.csv"
     code, _, err = cli(
-        capsys, "simulate", "--policy", str(DEFAULT_POLICY_PATH), "--against", str(DEFAULT_POLICY_PATH),
+        capsys, "simulate", "--policy", str(LEGACY_POLICY), "--against", str(LEGACY_POLICY),
         "--applications", str(apps), "--out", str(out_file),
     )  # fmt: skip
     assert code == 2

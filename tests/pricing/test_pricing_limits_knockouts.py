@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,13 +16,15 @@ from pricing.limits import credit_limit_minor, haircut_addon, limit_caps_minor, 
 from pricing.policy import load_policy
 from pricing.reasons import BIT, DECLINE_BITS, REFER_BITS, codes_from_mask
 
-POLICY = load_policy()
+LEGACY_POLICY = Path(__file__).with_name("policy_2026_1.yaml")
+POLICY = load_policy(LEGACY_POLICY)  # the 2026.1 (USD) policy the goldens were written for
 
 
 def test_credit_limit_golden() -> None:
-    # grade 4: tier cap 15,000,000; assets 3,456,789 x 1.0; income 2,000,000 x 2.0; requested 9,999,999
-    # -> min = 3,456,789, rounded down to the 10,000 unit = 3,450,000.
-    assert credit_limit_minor(4, 3_456_789, 2_000_000, 9_999_999, POLICY).tolist() == 3_450_000
+    # grade 4: tier cap 15,000,000; assets 3,456,789 x (1.0 - grade 4's 2 % haircut add-on)
+    # = 3,387,653; income 2,000,000 x 2.0; requested 9,999,999 -> min = 3,387,653, rounded
+    # down to the 10,000 unit = 3,380,000 (before issue 13 the add-on was ignored: 3,450,000).
+    assert credit_limit_minor(4, 3_456_789, 2_000_000, 9_999_999, POLICY).tolist() == 3_380_000
     lines = credit_limit_minor(
         np.array([1, 8, 10, 11]),
         np.array([10**9, 10**9, 10**9, 10**9]),

@@ -26,7 +26,8 @@ def write(tmp_path: Path, doc: Any, name: str = "p.yaml") -> Path:
 
 def test_default_policy_loads_with_version_and_file_hash() -> None:
     policy = load_policy()
-    assert policy.version == "2026.1.0"
+    assert policy.version == "2026.2.0"
+    assert (policy.regime, policy.currency) == ("cn", "CNY")  # the default regime, money in fen
     assert policy.policy_hash == hashlib.sha256(DEFAULT_POLICY_PATH.read_bytes()).hexdigest()
     assert [t.grade for t in policy.grades.tiers] == list(range(1, 11))
     # grade-indexed tables: 0 and 11 hold nothing; acceptance stops at acceptable_max_grade
