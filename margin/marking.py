@@ -11,25 +11,31 @@ replay and the book simulation. A tick:
 3. writes only what changed — calls issued, calls met — in chunks of at most
    ``MAX_FACILITIES_PER_MARK_CHUNK`` rows, and returns the accounts to liquidate.
 
-Call deadlines count in calendar days since the epoch (``calendar_day``; trading days are
-the calendar work of issue 13). A call handed to liquidation stays open
-until the liquidation closes it (``MarginDesk.close_call``).
+Call deadlines are exchange trading days (``engine.call_deadline``: XSHG for cn, XNYS for
+us): a call issued on a Friday is due on the second following session, across weekends and
+holiday weeks. Days are stored as day numbers since the epoch of the business day in the
+exchange's time zone. A call handed to liquidation stays open until the liquidation closes
+it (``MarginDesk.close_call``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import Engine
 
+from creditdesk.business_time import business_day
 from creditdesk.errors import InputError
 from ledger.domain import MAX_INT64
 from margin.book import BookState, load_book
 from margin.chart import operation_transfer_id
 from margin.domain import NS_PER_DAY, MarkResult, instrument_checked, positive
-from margin.engine import STATUS_NAMES, CallState, Status, evaluate, regime, step_calls
+from margin.engine import STATUS_NAMES, CallState, Status, call_deadline, evaluate, regime, step_calls
 from margin.repository import MarginUnitOfWork, run_margin
+
+EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 def calendar_day(now_ns: int) -> int:
@@ -61,11 +67,17 @@ def check_prices(prices_minor: dict[int, int], known: set[int]) -> None:
 
 
 def evaluate_tick(
-    book: BookState, open_calls: dict[int, int], day: int, call_days: int | None = None
+    book: BookState,
+    open_calls: dict[int, int],
+    day: int,
+    call_days: int | None = None,
+    now_ns: int | None = None,
 ) -> TickOutcome:
     """Pure: evaluate every facility of ``book`` and step its calls.
 
-    ``open_calls`` maps a customer with an open call to the call's deadline day.
+    ``open_calls`` maps a customer with an open call to the call's deadline day (days since
+    the epoch). ``day`` is today's day number; with ``now_ns`` each regime takes the business
+    day in its own exchange's time zone instead. New deadlines are trading days.
     """
     n = len(book.customer_ids)
     status = np.zeros(n, dtype=np.int8)
@@ -85,10 +97,16 @@ def evaluate_tick(
         if call_days is not None:
             reg = replace(reg, call_days=call_days)
         ev = evaluate(book.sub_book(rows), book.prices, book.conversion, reg)
-        _, events = step_calls(CallState(calls_open[rows], deadline[rows]), ev, day, reg)
+        today = np.datetime64(
+            day if now_ns is None else business_day(now_ns, reg.name).toordinal() - EPOCH, "D"
+        )
+        dated = np.where(deadline[rows] >= 0, deadline[rows], np.iinfo(np.int64).min).astype("datetime64[D]")
+        _, events = step_calls(CallState(calls_open[rows], dated), ev, today, reg)
         status[rows], ratio[rows], topup[rows] = ev.status, ev.ratio, ev.topup_minor
         issued[rows], met[rows], liquidate[rows] = events.issued, events.met, events.liquidate
-        deadline[rows] = np.where(events.issued, day + reg.call_days, deadline[rows])
+        if events.issued.any():
+            due = call_deadline(reg, np.full(len(rows), today)).astype(np.int64)
+            deadline[rows] = np.where(events.issued, due, deadline[rows])
     return TickOutcome(book.customer_ids, status, ratio, topup, issued, met, liquidate, deadline)
 
 
@@ -130,7 +148,7 @@ def mark_in(
     calls = uow.margin.open_calls()
     day = calendar_day(now_ns)
     deadlines = {cid: calendar_deadline(r.deadline_ns) for cid, r in calls.items()}
-    outcome = evaluate_tick(book, deadlines, day, call_days)
+    outcome = evaluate_tick(book, deadlines, day, call_days, now_ns)
     write_tick(uow, outcome, {cid: r.call_id for cid, r in calls.items()}, now_ns)
     return outcome
 
