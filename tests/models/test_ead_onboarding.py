@@ -93,7 +93,7 @@ def test_train_json_reports_ead_sum_ratio_within_five_percent(tmp_path: Path) ->
     # Done-when of issue 13: on a generated population, Σ predicted EAD (CCF × limit, as the
     # decision computes it for a new line) / Σ realised EAD of the hold-out's defaults is
     # within ±5 %. Measured from the draw at open it was ~0.69.
-    from features.synthetic import generate_population
+    from pipelines.generate import generate_population
 
     generate_population(20_000, 1, tmp_path / "raw")
     env = {
