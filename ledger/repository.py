@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
-from ledger.domain import MAX_INT64, Account, Pending, PendingStatus, Transfer
+from ledger.domain import MAX_INT64, Account, Pending, PendingStatus, Transfer, TransferFlags
 from ledger.storage import accounts, clock, pending, transfers
 
 CHUNK = 2000  # ids per IN list: well inside SQLite's and PostgreSQL's bound-parameter limits
@@ -227,6 +227,36 @@ class SqlLedgerRepository:
             self.conn.execute(update(clock).where(clock.c.id == 1).values(last_timestamp_ns=base + count))
         assert base >= last and base + count <= MAX_INT64, "ledger timestamps must increase across commits"
         return base
+
+    def hold_clock(self) -> int:
+        """The last timestamp handed out, with writers held off until this transaction ends.
+
+        A reader that follows the ledger (``margin.live_book``) reads "everything stamped ≤ the
+        returned value" consistently: PostgreSQL takes a share lock on the clock row, which
+        waits for in-flight writers to commit and keeps new ones out; SQLite already holds the
+        database lock.
+        """
+        q = select(clock.c.last_timestamp_ns).where(clock.c.id == 1)
+        row = self.conn.execute(q.with_for_update(read=True) if self.locking else q).first()
+        return 0 if row is None else int(row[0])
+
+    def transfers_between(self, after_ns: int, upto_ns: int, limit: int) -> list[tuple[int, int, int, int]]:
+        """Posted movements stamped in (after_ns, upto_ns]: (debit id, credit id, amount, code).
+
+        Pending reservations and voids move no posted balance and are left out; a post of a
+        pending transfer is stored as its own transfer and is included.
+        """
+        t = transfers
+        moves_posted = (
+            t.c.flags.op("&")(int(TransferFlags.PENDING | TransferFlags.VOID_PENDING_TRANSFER)) == 0
+        )
+        stmt = (
+            select(t.c.debit_account_id, t.c.credit_account_id, t.c.amount_minor, t.c.code)
+            .where(t.c.timestamp_ns > after_ns, t.c.timestamp_ns <= upto_ns, moves_posted)
+            .order_by(t.c.timestamp_ns)
+            .limit(limit)
+        )
+        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in self.conn.execute(stmt)]
 
     # ---- writes ------------------------------------------------------------------------
     def insert_accounts(self, rows: Sequence[Account]) -> None:

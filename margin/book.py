@@ -47,6 +47,8 @@ class BookState:
     instrument_ids: np.ndarray  # int64, sorted
     prices: np.ndarray  # float64 minor units per share
     conversion: np.ndarray  # collateral conversion rate per instrument
+    pos_account_id: np.ndarray  # the ledger account of each position row
+    pos_instrument_id: np.ndarray  # the instrument id of each position row
     extra: dict[str, Any] = field(default_factory=dict)
 
     def index_of(self, customer_ids: np.ndarray) -> np.ndarray:
@@ -129,7 +131,14 @@ def book_from_balances(
         inst_ids,
         prices,
         conversion,
+        account_ids[is_pos],
+        sub[is_pos],
     )
+
+
+def instrument_columns(uow: MarginUnitOfWork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The instrument master column-wise, sorted by id: ids, last prices, conversion rates."""
+    return _instrument_columns(uow)
 
 
 def load_book(uow: MarginUnitOfWork) -> BookState:

@@ -29,10 +29,11 @@ from sqlalchemy import Engine
 from creditdesk.business_time import business_day
 from creditdesk.errors import InputError
 from ledger.domain import MAX_INT64
-from margin.book import BookState, load_book
+from margin.book import BookState
 from margin.chart import operation_transfer_id
 from margin.domain import NS_PER_DAY, MarkResult, instrument_checked, positive
 from margin.engine import STATUS_NAMES, CallState, Status, call_deadline, evaluate, regime, step_calls
+from margin.live_book import LiveBook
 from margin.repository import MarginUnitOfWork, run_margin
 
 EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -168,15 +169,30 @@ def as_result(outcome: TickOutcome) -> MarkResult:
     )
 
 
+class BookMarker:
+    """The marking process over one database: the book in memory (``LiveBook``), one tick a call.
+
+    The first tick loads the book; later ticks advance it by the transfers committed since.
+    A tick is one transaction; a retry of it (write conflict) sees the book already advanced
+    and applies nothing twice.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.live = LiveBook()
+
+    def tick(self, prices_minor: dict[int, int], now_ns: int, call_days: int | None = None) -> TickOutcome:
+        def work(uow: MarginUnitOfWork) -> TickOutcome:
+            return mark_in(uow, self.live.current(uow), prices_minor, now_ns, call_days)
+
+        return run_margin(self.engine, work)
+
+
 def mark_book(
     engine: Engine, prices_minor: dict[int, int], now_ns: int, call_days: int | None = None
 ) -> MarkResult:
-    """Load the open book column-wise, mark it at ``prices_minor`` and write what changed."""
-
-    def work(uow: MarginUnitOfWork) -> MarkResult:
-        return as_result(mark_in(uow, load_book(uow), prices_minor, now_ns, call_days))
-
-    return run_margin(engine, work)
+    """One-shot: load the open book column-wise, mark it at ``prices_minor``, write what changed."""
+    return as_result(BookMarker(engine).tick(prices_minor, now_ns, call_days))
 
 
-__all__ = ["Status", "TickOutcome", "as_result", "evaluate_tick", "mark_book", "mark_in"]
+__all__ = ["BookMarker", "Status", "TickOutcome", "as_result", "evaluate_tick", "mark_book", "mark_in"]

@@ -19,6 +19,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -81,6 +82,7 @@ class MarginDesk:
         self.engine = engine
         self.clock = clock
         self.buy_checks = buy_checks
+        self._marker: Any = None  # margin.marking.BookMarker, made on the first mark
 
     # ---- reference data ---------------------------------------------------------------------
     def upsert_instrument(
@@ -344,10 +346,16 @@ class MarginDesk:
         return run_margin(self.engine, lambda uow: margin_view(uow, facility_of(uow, customer_id)))
 
     def mark_to_market(self, prices_minor: dict[int, int], call_days: int | None = None) -> MarkResult:
-        """New prices → every open facility re-evaluated by the engine at once (``margin.marking``)."""
-        from margin.marking import mark_book
+        """New prices → every open facility re-evaluated by the engine at once (``margin.marking``).
 
-        return mark_book(self.engine, prices_minor, self.clock(), call_days)
+        The desk keeps one ``BookMarker``: the book stays in memory between calls and is
+        advanced by the ledger transfers committed since the last one.
+        """
+        from margin.marking import BookMarker, as_result
+
+        if self._marker is None:
+            self._marker = BookMarker(self.engine)
+        return as_result(self._marker.tick(prices_minor, self.clock(), call_days))
 
     def close_call(self, customer_id: int, status: str = "liquidated") -> None:
         """Record the outcome of a call handed to liquidation."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine, func, select
 
 from margin.service import MarginDesk
@@ -60,3 +62,45 @@ def test_book_marking_matches_each_facility_and_writes_only_changes(engine: Engi
     assert calls(engine, "open") == open_after_first
     recovered = desk.mark_to_market({A: 20_000, B: 10_000})
     assert sorted(recovered.calls_met) == sorted(first.calls_issued) and calls(engine, "open") == 0
+
+
+def _columns(state: object) -> dict[int, tuple[float, float, dict[int, float]]]:
+    """customer → (cash, debt, {instrument: shares}) for comparing two books."""
+    from margin.book import BookState
+
+    assert isinstance(state, BookState)
+    out: dict[int, tuple[float, float, dict[int, float]]] = {}
+    for i, cid in enumerate(state.customer_ids.tolist()):
+        rows = state.pos_account == i
+        held = {
+            int(state.instrument_ids[j]): float(q)
+            for j, q in zip(state.pos_instrument[rows], state.pos_quantity[rows], strict=True)
+            if q
+        }
+        out[cid] = (float(state.cash[i]), float(state.debt[i]), held)
+    return out
+
+
+def test_the_book_in_memory_advanced_by_transfers_equals_a_fresh_load(engine: Engine) -> None:
+    from margin.book import load_book
+    from margin.marking import BookMarker
+    from margin.repository import run_margin
+
+    desk = book(engine)
+    marker = BookMarker(engine)
+    marker.tick({A: 10_000}, desk.clock())
+    assert marker.live.reloads == 1
+    desk.buy(1, "more-b", B, 10, 5_000)  # a first position in a new name: a new row
+    desk.sell(2, "s-a", A, 30, 10_000)  # a whole position sold, loan repaid
+    desk.deposit(3, "dep-2", 7_777)
+    desk.charge_fee(5, "fee-1", 123)
+    desk.accrue_interest(dt.date(2026, 1, 20))
+    marker.tick({A: 9_000}, desk.clock())
+    assert marker.live.reloads == 1 and marker.live.transfers_applied > 0  # advanced, not reloaded
+    fresh = run_margin(engine, load_book)
+    assert _columns(marker.live.state) == _columns(fresh)
+    desk.open_facility(9, "dec-9", 100_000, 500)  # a new facility: the next tick reloads
+    desk.deposit(9, "d9", 50_000)
+    marker.tick({A: 9_000}, desk.clock())
+    assert marker.live.reloads == 2 and 9 in marker.live.state.customer_ids  # type: ignore[union-attr]
+    assert _columns(marker.live.state) == _columns(run_margin(engine, load_book))
