@@ -7,7 +7,7 @@ covers all of them. Money is integer minor units; ratios and rates are basis poi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, UniqueConstraint
 
 from ledger.storage import metadata
 
@@ -50,4 +50,52 @@ margin_calls = Table(
     Column("required_minor", BigInteger, nullable=False),
     Column("closed_at_ns", BigInteger, nullable=False),
     Index("ix_margin_calls_customer", "customer_id", "status"),
+)
+
+# Dynamic risk controls (issue 14, migration 0004): see margin/risk_store.py.
+risk_events = Table(
+    "margin_risk_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(64), nullable=False),  # "market" or "instrument:<symbol>"
+    Column("version", Integer, nullable=False),
+    Column("effective_ns", BigInteger, nullable=False),
+    Column("observed_ns", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("value", String(32), nullable=False),
+    Column("previous", String(32), nullable=False),
+    Column("statistic", String(64), nullable=False),
+    Column("statistic_value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("reason", String(400), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    UniqueConstraint("scope", "version", name="uq_margin_risk_events_scope_version"),
+    Index("ix_margin_risk_events_effective", "effective_ns"),
+)
+
+review_queue = Table(
+    "margin_review_queue",
+    metadata,
+    Column("review_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("flagged_ns", BigInteger, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", String(600), nullable=False),
+    Column("leverage_multiplier_bps", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # open / cleared
+    Column("cleared_ns", BigInteger, nullable=False),  # 0 while open
+    Column("cleared_by", String(64), nullable=False),
+    Column("note", String(400), nullable=False),
+    Index("ix_margin_review_queue_customer", "customer_id", "status"),
+)
+
+order_refusals = Table(
+    "margin_order_refusals",
+    metadata,
+    Column("refusal_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("instrument_id", BigInteger, nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("reason_code", String(48), nullable=False),
+    Column("detail", String(400), nullable=False),
 )

@@ -25,6 +25,7 @@ SECTION_TITLES: dict[str, str] = {
     "performance": "Model performance",
     "portfolio": "Portfolio",
     "ledger": "Book and margin",
+    "risk_controls": "Risk controls",
 }
 MAX_CSI_ROWS = 40
 CSI_COLUMNS = ("bin", "ref_count", "cur_count", "ref_share", "cur_share", "psi")
@@ -274,6 +275,12 @@ def render_index(
             "Book and margin",
             report.ledger,
             "The ledger database has no accounts yet: margin calls, liquidations and VaR not reported.",
+        )
+        + _mapping_section(
+            "risk-controls",
+            "Risk controls",
+            report.risk_controls,
+            "No risk events, reviews or refusals in the books: regime timeline and controls not reported.",
         )
         + "</main></body></html>"
     )

@@ -26,7 +26,7 @@ from monitoring.contract import DATE_COLUMN, GRADE_COLUMN, LABEL_COLUMN, Monitor
 from monitoring.stability import StabilityResult, stability
 
 LIGHT_ORDER: dict[str, int] = {"grey": 0, "green": 1, "amber": 2, "red": 3}
-SECTIONS: tuple[str, ...] = ("stability", "score", "performance", "portfolio", "ledger")
+SECTIONS: tuple[str, ...] = ("stability", "score", "performance", "portfolio", "ledger", "risk_controls")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class CommitteeReport:
     lgd: pd.DataFrame
     portfolio: dict[str, Any] | None = None
     ledger: dict[str, Any] | None = None
+    risk_controls: dict[str, Any] | None = None
     drift_detail: dict[str, Any] | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
@@ -85,6 +86,7 @@ class CommitteeReport:
             ),
             "portfolio": _worst(self.portfolio.get("lights", [])) if self.portfolio else "grey",
             "ledger": _worst(self.ledger.get("lights", [])) if self.ledger else "grey",
+            "risk_controls": _worst(self.risk_controls.get("lights", [])) if self.risk_controls else "grey",
         }
         return lights
 
@@ -107,6 +109,7 @@ def build_report(
     bins: int = 10,
     portfolio: Mapping[str, Any] | None = None,
     ledger: Mapping[str, Any] | None = None,
+    risk_controls: Mapping[str, Any] | None = None,
     on_column: Callable[[str], None] | None = None,
     generated_at: datetime | None = None,
 ) -> CommitteeReport:
@@ -149,6 +152,7 @@ def build_report(
         lgd=lgd,
         portfolio=dict(portfolio) if portfolio else None,
         ledger=dict(ledger) if ledger else None,
+        risk_controls=dict(risk_controls) if risk_controls else None,
     )
     report.alerts = alerts_of(report)
     return report
@@ -225,7 +229,11 @@ def alerts_of(report: CommitteeReport) -> list[Alert]:
                     float(row.gap),
                 )
             )
-    for section, data in (("portfolio", report.portfolio), ("ledger", report.ledger)):
+    for section, data in (
+        ("portfolio", report.portfolio),
+        ("ledger", report.ledger),
+        ("risk_controls", report.risk_controls),
+    ):
         for item in (data or {}).get("alerts", []):
             alerts.append(Alert(section, str(item["subject"]), str(item["light"]), str(item["message"])))
     order = {name: i for i, name in enumerate(SECTIONS)}
@@ -274,6 +282,7 @@ def summary(report: CommitteeReport) -> dict[str, Any]:
         },
         "portfolio": json_safe(report.portfolio),
         "ledger": json_safe(report.ledger),
+        "risk_controls": json_safe(report.risk_controls),
         "evidently": {k: v for k, v in detail.items() if k != "columns"} if detail else None,
         "date_column": DATE_COLUMN,
     }

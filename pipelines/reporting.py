@@ -163,6 +163,7 @@ def run_report(
     ledger: dict[str, Any] | None = None,
     inputs: dict[str, str] | None = None,
     step: Step | None = None,
+    risk_controls: dict[str, Any] | None = None,
 ) -> ReportOutcome:
     """Check, compute, render and write the report; returns where it is and its summary."""
     from monitoring.contract import check_pair
@@ -184,6 +185,7 @@ def run_report(
         bins=bins,
         portfolio=portfolio_section(current),
         ledger=ledger,
+        risk_controls=risk_controls,
         on_column=lambda name: advance(f"PSI {name}"),
     )
     report.inputs = dict(inputs or {})
@@ -273,6 +275,7 @@ def write_report(
         cur_frame = current_from_decision_log(since, ref_frame.columns)
         inputs["current"] = f"decision log since {since}"
     ledger = ledger_figures() if with_ledger else None
+    risk_controls = risk_controls_figures() if with_ledger else None
     if start is not None:
         start(total_steps(len(features) if features else len(feature_columns(ref_frame))))
     return run_report(
@@ -286,6 +289,7 @@ def write_report(
         ledger=ledger,
         inputs=inputs,
         step=step,
+        risk_controls=risk_controls,
     )
 
 
@@ -396,6 +400,35 @@ def ledger_figures(database_url: str | None = None, now_ns: int | None = None) -
     finally:
         engine.dispose()
     return book_section(lines, calls, now_ns if now_ns is not None else time.time_ns())
+
+
+def risk_controls_figures(
+    database_url: str | None = None, now_ns: int | None = None, period_days: int = 90
+) -> dict[str, Any] | None:
+    """Read-only "Risk controls" section from the books over the last ``period_days``, or None."""
+    import time
+
+    from sqlalchemy import inspect
+
+    from creditdesk.settings import get_settings
+    from margin.risk_store import order_refusals, read_table, review_queue, risk_events
+    from monitoring.risk_controls import risk_controls_section
+
+    url = database_url or get_settings().database_url
+    engine = _engine_for_reading(url, "ledger")
+    if engine is None:
+        return None
+    try:
+        if risk_events.name not in set(inspect(engine).get_table_names()):
+            return None
+        events, reviews, refusals = (
+            read_table(engine, t) for t in (risk_events, review_queue, order_refusals)
+        )
+    finally:
+        engine.dispose()
+    end = now_ns if now_ns is not None else time.time_ns()
+    start = end - period_days * 86_400 * 10**9
+    return risk_controls_section(events, reviews, refusals, start_ns=start, end_ns=end)
 
 
 def save_reference(frame: pd.DataFrame, path: Path) -> Path:
