@@ -27,6 +27,7 @@ from pipelines import (
     cmd_models,
     cmd_monitoring,
     cmd_pricing,
+    cmd_risk,
     cmd_serving,
 )
 
@@ -54,6 +55,7 @@ for module in (
     cmd_serving,
     cmd_ledger,
     cmd_monitoring,
+    cmd_risk,
 ):
     room_app = getattr(module, "app", None)
     if isinstance(room_app, typer.Typer):

@@ -1,0 +1,81 @@
+"""``creditdesk risk …`` and the static-vs-dynamic stress, through the real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_dataset  # type: ignore[import-not-found]
+
+CLI = str(Path(sys.executable).with_name("creditdesk"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], var_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CREDITDESK_VAR_DIR": str(var_dir),
+        "CREDITDESK_SHARED_DIR": str(REPO.parent / "shared"),
+    }
+    env.pop("CREDITDESK_DB_URL", None)
+    return subprocess.run(
+        [CLI, *args], cwd=var_dir.parent, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_regime_events_are_written_once_and_reviews_clear(tmp_path: Path) -> None:
+    require_dataset("sp500_prices/daily_prices.parquet")
+    var = tmp_path / "var"
+    var.mkdir()
+    first = run(["risk", "regime", "--from", "2008-06-01", "--through", "2008-10-31", "--json"], var)
+    assert first.returncode == 0, first.stderr
+    result = last_json(first.stdout)
+    assert result["level"] == "crisis" and result["written"] > 0
+    assert [e["change"] for e in result["market_events"]] == ["calm → stressed", "stressed → crisis"]
+    again = run(["risk", "regime", "--from", "2008-06-01", "--through", "2008-10-31", "--json"], var)
+    assert last_json(again.stdout)["written"] == 0  # the books already hold them
+    bad = run(["risk", "review", "clear", "--customer", "5", "--analyst", "ana"], var)
+    assert (
+        bad.returncode == 2 and "no open review" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    )
+
+
+@pytest.mark.e2e
+def test_bad_policy_and_dates_exit_2_naming_the_key(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    var.mkdir()
+    policy = tmp_path / "p.yaml"
+    policy.write_text("regime:\n  stressed_vol_annual: 0.5\n  crisis_vol_annual: 0.3\n")
+    done = run(["risk", "regime", "--through", "2008-10-31", "--policy", str(policy)], var)
+    assert done.returncode == 2 and "crisis_vol_annual" in done.stderr
+    done = run(["risk", "regime", "--through", "yesterday-ish"], var)
+    assert done.returncode == 2 and "--through" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_stress_prints_static_and_dynamic_and_crisis_comes_before_the_worst_days(tmp_path: Path) -> None:
+    require_dataset("sp500_prices/daily_prices.parquet")
+    var = tmp_path / "var"
+    var.mkdir()
+    done = run(["stress", "--from", "2008-09-01", "--to", "2009-03-31", "--accounts", "400", "--json"], var)
+    assert done.returncode == 0, done.stderr
+    report = last_json(done.stdout)
+    for side in ("static", "dynamic"):
+        assert {"calls", "liquidations", "shortfalls", "loss_minor"} <= set(report[side])
+    assert report["dynamic"]["loss_minor"] <= report["static"]["loss_minor"]
+    timeline = report["regime_timeline"]
+    crisis_from = next(e["effective"] for e in timeline["events"] if e["what"].endswith("crisis"))
+    assert all(crisis_from < d["date"] for d in timeline["worst_index_days"])
+    assert "static" in done.stdout and "dynamic" in done.stdout
