@@ -6,11 +6,10 @@ it holds trades for the customer, those are the trades the features see, and the
 trading score). When it holds none (a cash-account customer applying for the first
 time), the bounded list in the request is used.
 
-The ledger keeps a trade as a linked chain of transfers written by ``margin.lending``:
-the securities leg (quantity) on the instrument's ledger, the cash leg (quantity × price)
-and an optional fee on the currency ledger. Transfer timestamps count up by one within
-a chain, so the legs of one trade sit at fixed distances from its securities leg:
-buy: cash at −1 or −2 (a fee may sit between), fee at −1; sell: cash at +1, fee at +2.
+The ledger keeps a trade as a linked chain of transfers (``margin.planners``) whose legs all
+carry the trade's id; ``margin.trades.trades_before`` returns the customer's trades as facts
+(quantity from the securities leg, gross from the cash leg, the fee leg), joined by that id
+— no position arithmetic, so the order of the legs in a chain does not matter.
 
 The activity used is stored with the decision (column arrays, compact JSON), so replay
 recomputes from exactly the same inputs even after the ledger has moved on.
@@ -28,12 +27,10 @@ from sqlalchemy import Engine, bindparam, text
 from ledger.storage import transfers
 from margin.chart import Code, TransferCode, customer_account
 from margin.storage import instruments as instrument_master
+from margin.trades import trades_before
 
 MINOR_PER_MAJOR = 100  # prices per share in the feature tables are major units (dollars, yuan)
-SECURITIES_CODES = (int(TransferCode.TRADE_SECURITIES), int(TransferCode.LIQUIDATION_SECURITIES))
-CASH_LEG_CODES = (int(TransferCode.TRADE_CASH), int(TransferCode.LIQUIDATION_CASH))
 FLOW_CODES = (int(TransferCode.DEPOSIT), int(TransferCode.WITHDRAWAL))
-LEG_AND_FEE_CODES = (*CASH_LEG_CODES, int(TransferCode.FEE))
 
 
 def _ns(stamps: np.ndarray) -> list[int]:
@@ -126,18 +123,11 @@ def _codes(codes: tuple[int, ...]) -> str:
 
 
 # Plain SQL, compiled once: building these as SQLAlchemy expressions cost more per request
-# than running them (the common case, a customer with no trades, runs only the first).
-_LEGS = text(
-    f"SELECT id, debit_account_id, credit_account_id, amount_minor, timestamp_ns FROM {transfers.name} "
-    "WHERE (debit_account_id BETWEEN :low AND :high OR credit_account_id BETWEEN :low AND :high) "
-    f"AND code IN ({_codes(SECURITIES_CODES)}) AND timestamp_ns < :cutoff "
-    "ORDER BY timestamp_ns DESC LIMIT :max_trades"
-)
-_MONEY = text(
-    f"SELECT debit_account_id, credit_account_id, amount_minor, code, timestamp_ns FROM {transfers.name} "
-    "WHERE (debit_account_id = :cash OR credit_account_id = :cash) AND ("
-    f"(code IN ({_codes(LEG_AND_FEE_CODES)}) AND timestamp_ns BETWEEN :first AND :last) "
-    f"OR (code IN ({_codes(FLOW_CODES)}) AND timestamp_ns < :cutoff))"
+# than running them.
+_FLOWS = text(
+    f"SELECT credit_account_id, amount_minor, timestamp_ns FROM {transfers.name} "
+    "WHERE (debit_account_id = :cash OR credit_account_id = :cash) "
+    f"AND code IN ({_codes(FLOW_CODES)}) AND timestamp_ns < :cutoff ORDER BY timestamp_ns"
 )
 _SYMBOLS = text(
     f"SELECT instrument_id, symbol FROM {instrument_master.name} WHERE instrument_id IN :ids"
@@ -153,80 +143,33 @@ def from_ledger(
     newest ``max_trades`` trades are used (the same bound as a request's list).
     """
     try:
-        low = customer_account(customer_id, Code.SECURITIES, 0)
         cash = customer_account(customer_id, Code.CUSTOMER_CASH)
     except ValueError:  # outside the ledger's id scheme: the ledger cannot hold this customer
         return None
-    high = low + 999_999
     cutoff = _cutoff_ns(application_date)
     with engine.connect() as conn:
-        newest_first = conn.execute(
-            _LEGS, {"low": low, "high": high, "cutoff": cutoff, "max_trades": max_trades}
-        ).all()
-        if not newest_first:
+        found = trades_before(conn, customer_id, cutoff, max_trades)
+        if not len(found):
             return None
-        legs = list(reversed(newest_first))  # oldest first, as the feature code orders them anyway
-        window = {"cash": cash, "first": int(legs[0].timestamp_ns) - 2, "last": cutoff + 2, "cutoff": cutoff}
-        money = list(conn.execute(_MONEY, window).all())
-        instrument_ids = sorted(
-            {
-                (leg.debit_account_id if low <= leg.debit_account_id <= high else leg.credit_account_id) - low
-                for leg in legs
-            }
-        )
-        symbols = {int(i): str(s) for i, s in conn.execute(_SYMBOLS, {"ids": instrument_ids}).all()}
-    found = _assemble(legs, money, symbols, low, high, cash)
-    return found if found.n_trades else None
-
-
-def _assemble(
-    legs: list[Any], money: list[Any], symbols: dict[int, str], low: int, high: int, cash: int
-) -> Activity:
-    cash_legs = {int(m.timestamp_ns): int(m.amount_minor) for m in money if m.code in CASH_LEG_CODES}
-    fees = {int(m.timestamp_ns): int(m.amount_minor) for m in money if m.code == TransferCode.FEE}
-    n = len(legs)
-    trade_id = np.empty(n, dtype=np.int64)
-    stamp = np.empty(n, dtype=np.int64)
-    quantity = np.empty(n, dtype=np.int64)
-    price = np.empty(n, dtype=np.float64)
-    fee = np.zeros(n, dtype=np.int64)
-    keep = np.ones(n, dtype=bool)
-    side = np.empty(n, dtype=object)
-    ticker = np.empty(n, dtype=object)
-    for i, leg in enumerate(legs):
-        ts = int(leg.timestamp_ns)
-        is_buy = low <= leg.debit_account_id <= high  # shares into the customer's account
-        instrument = (leg.debit_account_id if is_buy else leg.credit_account_id) - low
-        if is_buy:
-            gross = cash_legs.get(ts - 1, cash_legs.get(ts - 2))
-            fee[i] = fees.get(ts - 1, 0) if (ts - 2) in cash_legs and (ts - 1) not in cash_legs else 0
-        else:
-            gross = cash_legs.get(ts + 1)
-            fee[i] = fees.get(ts + 2, 0)
-        if gross is None:  # shares moved without a cash leg (a manual transfer): not a trade
-            keep[i] = False
-            continue
-        trade_id[i] = int(leg.id)
-        stamp[i] = ts
-        quantity[i] = int(leg.amount_minor)
-        price[i] = gross / int(leg.amount_minor) / MINOR_PER_MAJOR
-        side[i] = "buy" if is_buy else "sell"
-        ticker[i] = symbols.get(instrument, f"#{instrument}")
-    flows = sorted((int(m.timestamp_ns), m) for m in money if m.code in FLOW_CODES)
+        flows = conn.execute(_FLOWS, {"cash": cash, "cutoff": cutoff}).all()
+        ids = sorted(set(found.instrument_id.tolist()))
+        symbols = {int(i): str(sym) for i, sym in conn.execute(_SYMBOLS, {"ids": ids}).all()}
     return Activity(
         source="ledger",
         trades={
-            "trade_id": trade_id[keep],
-            "timestamp": stamp[keep].astype("datetime64[ns]"),
-            "ticker": ticker[keep].tolist(),
-            "side": side[keep].tolist(),
-            "quantity": quantity[keep],
-            "price": price[keep],
-            "fees_minor": fee[keep],
+            "trade_id": found.trade_id,
+            "timestamp": found.timestamp_ns.astype("datetime64[ns]"),
+            "ticker": [symbols.get(int(i), f"#{int(i)}") for i in found.instrument_id],
+            "side": [str(v) for v in found.side],
+            "quantity": found.quantity,
+            "price": found.gross_minor / found.quantity / MINOR_PER_MAJOR,
+            "fees_minor": found.fee_minor,
         },
         cash_flows={
-            "timestamp": np.array([ts for ts, _ in flows], dtype=np.int64).astype("datetime64[ns]"),
-            "kind": ["deposit" if m.credit_account_id == cash else "withdrawal" for _, m in flows],
-            "amount_minor": np.array([int(m.amount_minor) for _, m in flows], dtype=np.int64),
+            "timestamp": np.array([int(f.timestamp_ns) for f in flows], dtype=np.int64).astype(
+                "datetime64[ns]"
+            ),
+            "kind": ["deposit" if f.credit_account_id == cash else "withdrawal" for f in flows],
+            "amount_minor": np.array([int(f.amount_minor) for f in flows], dtype=np.int64),
         },
     )
