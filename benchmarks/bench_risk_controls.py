@@ -18,6 +18,9 @@ What is measured (targets from issue 14):
   holding 10 names (p50/p99 over 20,000 calls) — target ≤ 0.2 ms added to a buy. Baseline:
   the engine's own pre-trade evaluation of one account after the buy (``margin.engine.evaluate``
   on a one-account book), which every buy already pays.
+- buy path: ``MarginDesk.buy`` on a SQLite service database with the risk checks
+  (``margin.risk_checks``) and, interleaved in the same run, without them: the p50
+  difference is what the checks add to a buy.
 - detection: precision and recall of the Isolation Forest, the explicit rules, the turnover
   CUSUM and their combination on 10,000 accounts × 40 days with 2 % planted
   (``margin.anomaly_synthetic``: how they are planted is written there).
@@ -157,6 +160,57 @@ def bench_pretrade(calls: int = 20_000) -> dict[str, float]:
     }
 
 
+def bench_buy_path(buys: int = 400) -> dict[str, float]:
+    """A real buy (SQLite service database) with and without the risk checks, interleaved."""
+    import tempfile
+
+    from ledger.storage import make_engine, migrate
+    from margin.checks import DEFAULT_BUY_CHECKS
+    from margin.risk_checks import risk_buy_checks
+    from margin.service import MarginDesk
+
+    class Clock:
+        ns = 1_768_000_000 * 10**9
+
+        def __call__(self) -> int:
+            self.ns += 1_000_000
+            return self.ns
+
+    samples: dict[str, list[float]] = {"without": [], "with": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        desks = {}
+        for name, checks in (
+            ("without", DEFAULT_BUY_CHECKS),
+            ("with", (*DEFAULT_BUY_CHECKS, *risk_buy_checks())),
+        ):
+            engine = make_engine(f"sqlite:///{tmp}/{name}.db")
+            migrate(engine)
+            desk = MarginDesk(engine, Clock(), buy_checks=checks)
+            for j in range(1, 11):
+                desk.upsert_instrument(
+                    j, f"S{j:03d}", "index_constituent", price_minor=1_000, adv_shares=10**8
+                )
+            desk.open_facility(7, f"dec-{name}", line_minor=10**9, annual_rate_bps=730)
+            desk.deposit(7, "dep", 10**9)
+            desks[name] = desk
+        for i in range(buys):
+            for name, desk in desks.items():
+                t = time.perf_counter()
+                result = desk.buy(7, f"b{i}", 1 + i % 10, 10, 1_000)
+                samples[name].append(time.perf_counter() - t)
+                assert result.ok, result.reason
+    w50, w99 = _pct(samples["with"][20:])
+    b50, b99 = _pct(samples["without"][20:])
+    return {
+        "buys": buys,
+        "buy_with_checks_ms_p50": round(w50, 3),
+        "buy_with_checks_ms_p99": round(w99, 3),
+        "buy_without_ms_p50": round(b50, 3),
+        "buy_without_ms_p99": round(b99, 3),
+        "added_ms_p50": round(w50 - b50, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instruments", type=int, default=500)
@@ -170,12 +224,13 @@ def main() -> None:
         "regime": bench_regime(args.instruments, args.years),
         "anomaly": bench_anomaly(args.accounts),
         "pretrade": bench_pretrade(),
+        "buy_path": bench_buy_path(),
         "detection": measure_detection(args.detection_accounts, 40, 0.02, seed=0),
         "load_1m_before": round(load_before, 2),
         "load_1m_after": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
-    for section in ("regime", "anomaly", "pretrade", "detection"):
+    for section in ("regime", "anomaly", "pretrade", "buy_path", "detection"):
         print(section, " ".join(f"{k}={v}" for k, v in result[section].items()))  # type: ignore[union-attr]
     print(f"load average 1 min: {result['load_1m_before']} before, {result['load_1m_after']} after")
     if args.json:
