@@ -23,6 +23,7 @@ import numpy as np
 from margin.customer import CustomerState
 from margin.domain import BPS_PER_UNIT, Facility
 from margin.engine import Book, Evaluation, initial_margin_ok, regime
+from margin.instruments import financing_refusal, spec_of
 from margin.repository import MarginUnitOfWork
 
 
@@ -48,33 +49,51 @@ class BuyContext:
 PreTradeCheck = Callable[[BuyContext], str | None]
 
 
+def eligibility_check(ctx: BuyContext) -> str | None:
+    """Loan money buys only financed-purchase targets (融资买入标的; ``margin.instruments``);
+    a buy paid in full with the customer's own cash (a collateral buy) is not restricted."""
+    if not ctx.draw_minor:
+        return None
+    return financing_refusal(spec_of(ctx.instrument))
+
+
 def initial_margin_check(ctx: BuyContext) -> str | None:
     """A financed buy must leave available margin ≥ 0 (cn: the exchange formula, 100 % ratio).
 
-    These books do not yet record which position the loan financed, so the loan is spread
-    over the positions by market value (every position treated as financed in proportion).
+    Each position carries the loan money owed on it (draws of its buys less repayments from
+    its sales, ``financed_by_instrument``), so gains count at the conversion rate and losses
+    at 100 %; the grade's haircut add-on stored on the facility lowers every rate.
     """
     if not ctx.draw_minor:
         return None
     instruments = ctx.uow.margin.instruments()
     after = ctx.after
     ids = sorted(i for i, q in after.positions.items() if q > 0)
+    financed_map = ctx.uow.margin.financed_by_instrument(ctx.facility.customer_id)
+    financed_map[ctx.instrument_id] = financed_map.get(ctx.instrument_id, 0) + ctx.draw_minor
     prices = np.array([instruments[i].price_minor for i in ids], dtype=np.float64)
     conv = np.array([instruments[i].conversion_rate_bps / BPS_PER_UNIT for i in ids], dtype=np.float64)
     qty = np.array([after.positions[i] for i in ids], dtype=np.float64)
-    mv = qty * prices
-    share = mv / mv.sum() if mv.sum() > 0 else np.zeros_like(mv)
     book = Book(
         np.array([float(after.cash_minor)]),
         np.array([float(after.debt_minor)]),
         np.zeros(len(ids), dtype=np.int64),
         np.arange(len(ids)),
         qty,
-        pos_financed_minor=share * after.loan_minor,
+        pos_financed_minor=_financed(ids, financed_map, qty * prices, after.loan_minor),
         interest_fees_minor=np.array([float(after.accrued_minor)]),
+        haircut_addon=np.array([ctx.facility.haircut_addon_bps / BPS_PER_UNIT]),
     )
     ok = bool(initial_margin_ok(book, prices, conv, regime(ctx.facility.regime))[0])
     return None if ok else "initial_margin_not_met"
+
+
+def _financed(ids: list[int], by_instrument: dict[int, int], mv: np.ndarray, loan_minor: int) -> np.ndarray:
+    """Per held instrument: its financed amount, scaled so the rows sum to the loan outstanding
+    (repayments by deposit are not tied to one instrument); by market value when none is known."""
+    raw = np.array([float(by_instrument.get(i, 0)) for i in ids])
+    base = raw if raw.sum() > 0 else mv
+    return base * (loan_minor / base.sum()) if base.sum() > 0 else np.zeros(len(ids))
 
 
 def leverage_check(ctx: BuyContext) -> str | None:
@@ -85,7 +104,7 @@ def leverage_check(ctx: BuyContext) -> str | None:
     return None if not ctx.draw_minor or ok else "max_leverage_exceeded"
 
 
-DEFAULT_BUY_CHECKS: tuple[PreTradeCheck, ...] = (initial_margin_check, leverage_check)
+DEFAULT_BUY_CHECKS: tuple[PreTradeCheck, ...] = (eligibility_check, initial_margin_check, leverage_check)
 
 
 def first_refusal(checks: tuple[PreTradeCheck, ...], ctx: BuyContext) -> str | None:

@@ -58,6 +58,7 @@ def evaluate_state(state: CustomerState, fac: Facility, instruments: dict[int, A
         np.zeros(len(ids), dtype=np.int64),
         np.arange(len(ids)),
         np.array([state.positions[i] for i in ids], dtype=np.float64),
+        haircut_addon=np.array([fac.haircut_addon_bps / BPS_PER_UNIT]),
     )
     return evaluate(book, prices, conv, regime(fac.regime))
 

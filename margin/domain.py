@@ -52,6 +52,7 @@ class Facility:
     regime: str
     status: str
     opened_at_ns: int = 0
+    haircut_addon_bps: int = 0  # the grade tier's add-on, stored at opening (issue 13)
 
 
 @dataclass(frozen=True)

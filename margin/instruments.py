@@ -14,8 +14,8 @@ Conversion rates (可充抵保证金证券折算率, exchange caps — a broker 
   P/E is negative (loss-making) or above 300, warrants.
 
 Financed purchase (融资买入标的) is a separate, narrower list: an instrument must carry the
-``eligible_for_financing`` flag (and never when it converts at 0 %); anything else bought with
-loan money is refused with reason ``not_eligible_for_financing``.
+``eligible_for_financing`` flag (default: shares and ETFs) and never when it converts at 0 %;
+anything else bought with loan money is refused with reason ``not_eligible_for_financing``.
 
 Daily price limits (涨跌幅限制) live in ``creditdesk/price_limits.py`` so the generator can
 use them too; they are re-exported here.
@@ -45,6 +45,10 @@ KINDS = (
     "warrant",
 )
 STATIC_PE_CAP = 300.0
+# House default when the master does not say: shares and ETFs are financed-purchase targets
+# (since the 2023 expansion the exchanges' lists hold most of them); bonds and funds are not.
+# A 0 % instrument (ST, P/E rule, warrant) is refused whatever its flag.
+FINANCED_BY_DEFAULT = ("share", "etf")
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,9 @@ def parse_instrument(data: Mapping[str, Any]) -> InstrumentSpec:
         board=str(board),
         static_pe=_pe(data.get("static_pe")),
         index_constituent=_flag(data.get("index_constituent", False), "index_constituent"),
-        eligible_for_financing=_flag(data.get("eligible_for_financing", False), "eligible_for_financing"),
+        eligible_for_financing=_flag(
+            data.get("eligible_for_financing", kind in FINANCED_BY_DEFAULT), "eligible_for_financing"
+        ),
         eligible_as_collateral=_flag(data.get("eligible_as_collateral", True), "eligible_as_collateral"),
     )
 
@@ -169,12 +175,23 @@ def financing_refusal(spec: InstrumentSpec) -> str | None:
 
 
 # The books' short kinds of before the instrument master (API ``kind`` values still accepted):
-# each maps to a full spec. Index constituents were the names bought on margin; any other
-# instrument is a financed-purchase target only when flagged ``eligible_for_financing``.
+# each maps to a full spec.
 LEGACY_KINDS: dict[str, dict[str, Any]] = {
-    "index_constituent": {"kind": "share", "index_constituent": True, "eligible_for_financing": True},
+    "index_constituent": {"kind": "share", "index_constituent": True},
     "flagged": {"kind": "share", "board": "st"},
 }
+
+
+def spec_of(row: Any) -> InstrumentSpec:
+    """The spec of a stored instrument-master row (its columns are already validated)."""
+    return InstrumentSpec(
+        kind=row.kind,
+        board=row.board,
+        static_pe=row.static_pe,
+        index_constituent=bool(row.index_constituent),
+        eligible_for_financing=bool(row.eligible_for_financing),
+        eligible_as_collateral=bool(row.eligible_as_collateral),
+    )
 
 
 def master_row(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -68,19 +68,33 @@ def terms_from_decision(
         line = int(record["credit_limit_minor"])
         rate = float(record["annual_rate"])
         leverage = float(record.get("max_leverage", 1.0))
+        addon = float(record.get("haircut_addon") or 0.0)
     except (KeyError, TypeError, ValueError) as exc:
         raise OpeningRefused("not_approved", f"decision {decision_id} carries no line terms ({exc})") from exc
     if outcome != "approve" or line <= 0:
         raise OpeningRefused(
             "not_approved", f"decision outcome is {outcome!r}; only an approval with a line opens one"
         )
-    if not (0 < customer_id <= MAX_CUSTOMER_ID_INCLUSIVE and math.isfinite(rate) and math.isfinite(leverage)):
+    if not (
+        0 < customer_id <= MAX_CUSTOMER_ID_INCLUSIVE
+        and math.isfinite(rate)
+        and math.isfinite(leverage)
+        and 0.0 <= addon < 1.0
+    ):
         raise OpeningRefused("not_approved", f"decision {decision_id} has terms outside the books' range")
     regime(regime_name)
     rate_bps = min(max(1, round(rate * BPS_PER_UNIT)), MAX_ANNUAL_RATE_BPS)
     leverage_bps = min(max(round((1.0 + leverage) * BPS_PER_UNIT), MIN_LEVERAGE_BPS), MAX_LEVERAGE_BPS)
     return Facility(
-        customer_id, decision_id, currency_ledger(currency), line, rate_bps, leverage_bps, regime_name, "open"
+        customer_id,
+        decision_id,
+        currency_ledger(currency),
+        line,
+        rate_bps,
+        leverage_bps,
+        regime_name,
+        "open",
+        haircut_addon_bps=round(addon * BPS_PER_UNIT),  # the grade's add-on, fixed at opening
     )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
 from ledger.domain import Account
 from ledger.storage import accounts as accounts_table
+from ledger.storage import transfers as transfers_table
 from ledger.unit_of_work import SqlUnitOfWork, run_unit_of_work
-from margin.chart import Code, customer_account
+from margin.chart import Code, TransferCode, customer_account
 from margin.domain import MAX_FACILITIES_PER_MARK_CHUNK, MAX_INSTRUMENT_ID_INCLUSIVE, Facility
 from margin.storage import facilities, instruments, margin_calls
 
@@ -106,6 +107,37 @@ class SqlMarginRepository:
         return {
             r.id - lo: r.debits_posted - r.credits_posted for r in rows if r.debits_posted != r.credits_posted
         }
+
+    def financed_by_instrument(self, customer_id: int) -> dict[int, int]:
+        """Loan money drawn to buy each instrument less the loan its sales repaid (融资买入金额).
+
+        A trade's legs share its trade id in ``user_data``: a loan draw (or repayment) is tied
+        to the instrument of the securities leg of the same trade.
+        """
+        loan = customer_account(customer_id, Code.MARGIN_LOAN)
+        lo = customer_account(customer_id, Code.SECURITIES, 0)
+        hi = lo + MAX_INSTRUMENT_ID_INCLUSIVE
+        out: dict[int, int] = {}
+        for sign, loan_side, sec_side, code in (
+            (1, "debit_account_id", "debit_account_id", TransferCode.LOAN_DRAW),
+            (-1, "credit_account_id", "credit_account_id", TransferCode.LOAN_REPAY),
+        ):
+            cash_leg, sec_leg = transfers_table.alias("cash_leg"), transfers_table.alias("sec_leg")
+            sec_account = sec_leg.c[sec_side]
+            q = (
+                select(sec_account - lo, func.sum(cash_leg.c.amount_minor))
+                .select_from(
+                    cash_leg.join(
+                        sec_leg,
+                        and_(sec_leg.c.user_data == cash_leg.c.user_data, sec_account.between(lo, hi)),
+                    )
+                )
+                .where(cash_leg.c[loan_side] == loan, cash_leg.c.code == int(code), cash_leg.c.user_data != 0)
+                .group_by(sec_account)
+            )
+            for instrument_id, amount in self.conn.execute(q):
+                out[int(instrument_id)] = out.get(int(instrument_id), 0) + sign * int(amount)
+        return {i: a for i, a in out.items() if a > 0}
 
     # ---- margin calls ------------------------------------------------------------------------
     def open_calls(self) -> dict[int, Any]:

@@ -51,8 +51,9 @@ from margin.domain import (
     positive,
     trade_value_minor,
 )
-from margin.engine import CONVERSION_RATE_BY_KIND, regime
+from margin.engine import regime
 from margin.eod import yyyymmdd
+from margin.instruments import master_row
 from margin.interest import accrue_in, write_off_in
 from margin.planners import (
     plan_buy,
@@ -93,16 +94,17 @@ class MarginDesk:
         price_minor: int,
         adv_shares: int = 1_000_000,
         volatility_bps: int = 200,
+        **master: Any,
     ) -> None:
-        """Add or update an instrument; its conversion rate follows its kind (DESIGN haircuts)."""
+        """Add or update an instrument of the master; its conversion rate and financed-purchase
+        eligibility follow the rule table (``margin.instruments``) from its kind, board,
+        static P/E and flags (``master``: board, static_pe, index_constituent,
+        eligible_for_financing, eligible_as_collateral, conversion_rate)."""
         instrument_checked(instrument_id)
         positive(price_minor, "price_minor")
-        if kind not in CONVERSION_RATE_BY_KIND:
-            raise InputError(f"kind must be one of {sorted(CONVERSION_RATE_BY_KIND)}", field="kind")
         row = {
             "symbol": symbol,
-            "kind": kind,
-            "conversion_rate_bps": round(CONVERSION_RATE_BY_KIND[kind] * BPS_PER_UNIT),
+            **master_row({"kind": kind, **master}),
             "adv_shares": max(int(adv_shares), 0),
             "volatility_bps": max(int(volatility_bps), 0),
             "price_minor": price_minor,
@@ -120,6 +122,7 @@ class MarginDesk:
         max_leverage_bps: int = DEFAULT_LEVERAGE_BPS,
         regime_name: str = "cn",
         currency: str = "CNY",
+        haircut_addon_bps: int = 0,
     ) -> Facility:
         """Open a facility on given terms (idempotent per customer and decision).
 
@@ -136,6 +139,8 @@ class MarginDesk:
             )
         regime(regime_name)
         op_id_checked(decision_id, "decision_id")
+        if not 0 <= haircut_addon_bps < BPS_PER_UNIT:
+            raise InputError("haircut_addon_bps must be in [0, 10000)", field="haircut_addon_bps")
         wanted = Facility(
             customer_id,
             decision_id,
@@ -145,6 +150,7 @@ class MarginDesk:
             max_leverage_bps,
             regime_name,
             "open",
+            haircut_addon_bps=haircut_addon_bps,
         )
 
         def work(uow: MarginUnitOfWork) -> Facility:

@@ -7,7 +7,19 @@ covers all of them. Money is integer minor units; ratios and rates are basis poi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+    true,
+)
 
 from ledger.storage import metadata
 
@@ -23,6 +35,8 @@ facilities = Table(
     Column("regime", String(8), nullable=False),
     Column("status", String(16), nullable=False),  # open / closed / written_off
     Column("opened_at_ns", BigInteger, nullable=False),
+    # the grade tier's haircut add-on, fixed at opening; lowers every conversion rate of the account
+    Column("haircut_addon_bps", Integer, nullable=False, server_default="0"),
 )
 
 instruments = Table(
@@ -30,12 +44,18 @@ instruments = Table(
     metadata,
     Column("instrument_id", BigInteger, primary_key=True, autoincrement=False),
     Column("symbol", String(32), nullable=False, unique=True),
-    Column("kind", String(32), nullable=False),  # index_constituent / share / etf / bond / flagged
+    Column("kind", String(32), nullable=False),  # margin.instruments.KINDS (share, etf, government_bond …)
     Column("conversion_rate_bps", Integer, nullable=False),
     Column("adv_shares", BigInteger, nullable=False),
     Column("volatility_bps", Integer, nullable=False),  # daily return volatility
     Column("price_minor", BigInteger, nullable=False),  # last price per share, minor units
     Column("price_as_of_ns", BigInteger, nullable=False),
+    # instrument master (margin/instruments.py): the conversion rate above is derived from these
+    Column("board", String(8), nullable=False, server_default="main"),  # main / chinext / star / st
+    Column("static_pe", Float, nullable=True),  # negative = loss-making; None = not published
+    Column("index_constituent", Boolean, nullable=False, server_default=false()),
+    Column("eligible_for_financing", Boolean, nullable=False, server_default=false()),
+    Column("eligible_as_collateral", Boolean, nullable=False, server_default=true()),
 )
 
 margin_calls = Table(

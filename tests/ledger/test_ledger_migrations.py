@@ -23,7 +23,9 @@ def test_migrated_schema_matches_metadata(tmp_path: Path) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         assert compare_metadata(ctx, metadata) == []
-        assert ctx.get_current_revision() == "0004"  # 0003: the ledger clock; 0004: risk controls
+        assert (
+            ctx.get_current_revision() == "0005"
+        )  # 0003 ledger clock, 0004 risk controls, 0005 instrument master
     assert VERSION_TABLE in inspect(engine).get_table_names()
 
 

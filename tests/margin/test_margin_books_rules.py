@@ -52,3 +52,54 @@ def test_friday_call_before_spring_festival_is_due_after_the_holiday(engine: Eng
         assert desk.mark_to_market({STOCK: 3_500}).to_liquidate == [], day
     clock.set("2026-02-25T10:00:00+08:00")
     assert desk.mark_to_market({STOCK: 3_500}).to_liquidate == [CID]
+
+
+A, B, BOND, ST = 601318, 600036, 19001, 600777
+
+
+def rules_desk(engine: Engine, addon_bps: int = 0) -> MarginDesk:
+    desk = MarginDesk(engine, Clock("2026-09-14T10:00:00+08:00"))
+    desk.upsert_instrument(A, "601318.SH", "share", 10_000, index_constituent=True, static_pe=9.5)
+    desk.upsert_instrument(B, "600036.SH", "share", 10_000, index_constituent=True, static_pe=6.1)
+    desk.upsert_instrument(BOND, "019001.SH", "bond", 10_000)  # an "other bond": 80 %, not a target
+    desk.upsert_instrument(ST, "600777.SH", "share", 10_000, board="st", eligible_for_financing=True)
+    desk.open_facility(CID, "dec-7", 10_000_000, 835, 30_000, haircut_addon_bps=addon_bps)
+    assert desk.deposit(CID, "dep", 1_000_000).ok
+    return desk
+
+
+def test_financed_buy_of_a_non_eligible_instrument_is_refused_and_nothing_written(engine: Engine) -> None:
+    # Source: 实施细则, 标的证券 (融资买入标的); 折算率 (四): ST shares are never targets.
+    desk = rules_desk(engine)
+    for iid, op in ((BOND, "b-bond"), (ST, "b-st")):
+        refused = desk.buy(CID, op, iid, 200, 10_000)  # 2,000,000 > 1,000,000 cash: a loan draw
+        assert not refused.ok and refused.reason == "not_eligible_for_financing"
+        assert refused.transfers == []
+    assert desk.margin(CID).loan_minor == 0 and desk.margin(CID).cash_minor == 1_000_000
+    assert desk.buy(CID, "own-bond", BOND, 50, 10_000).ok  # paid with own cash: a collateral buy
+
+
+def test_books_count_a_financed_loss_at_100pct(engine: Engine) -> None:
+    # Source: 实施细则, 保证金可用余额 (losses on financed positions at 100 %); financing margin
+    # ratio 100 % (exchange notice of 2026-01-14). Own collateral: 100 A bought with cash
+    # (1,000,000 × 70 % = 700,000); financed: 50 B with a 500,000 loan; B falls 20 %:
+    # available = 700,000 − 100,000 − 500,000 = 100,000 -> a further 100,000 of loan, not 110,000.
+    desk = rules_desk(engine)
+    assert desk.buy(CID, "own-a", A, 100, 10_000).ok
+    assert desk.buy(CID, "fin-b", B, 50, 10_000).ok
+    desk.mark_to_market({B: 8_000})
+    too_much = desk.buy(CID, "fin-a-11", A, 11, 10_000)
+    assert not too_much.ok and too_much.reason == "initial_margin_not_met"
+    assert desk.buy(CID, "fin-a-10", A, 10, 10_000).ok
+
+
+def test_haircut_addon_stored_at_opening_lowers_the_accounts_margin(engine: Engine) -> None:
+    # The grade tier's add-on (pricing policy) is stored on the facility at opening: 500 bps
+    # makes A convert at 65 %: available = 650,000 − 100,000 − 500,000 = 50,000.
+    desk = rules_desk(engine, addon_bps=500)
+    assert desk.buy(CID, "own-a", A, 100, 10_000).ok
+    assert desk.buy(CID, "fin-b", B, 50, 10_000).ok
+    desk.mark_to_market({B: 8_000})
+    assert desk.margin(CID).collateral_value_minor == round(0.65 * (1_000_000 + 400_000))
+    assert desk.buy(CID, "fin-a-6", A, 6, 10_000).reason == "initial_margin_not_met"
+    assert desk.buy(CID, "fin-a-5", A, 5, 10_000).ok

@@ -205,6 +205,9 @@ def test_master_row_derives_the_rate_and_keeps_legacy_kinds() -> None:
     assert master_row({"kind": "bond"})["conversion_rate_bps"] == 8_000  # other bonds: 80 %, not 95 %
     assert master_row({"kind": "government_bond"})["conversion_rate_bps"] == 9_500
     assert master_row({"kind": "flagged"})["conversion_rate_bps"] == 0
+    assert master_row({"kind": "share"})["eligible_for_financing"]  # house default for shares/ETFs
+    assert not master_row({"kind": "bond"})["eligible_for_financing"]
+    assert not master_row({"kind": "share", "eligible_for_financing": False})["eligible_for_financing"]
     st = master_row({"kind": "share", "board": "st", "eligible_for_financing": True})
     assert st["conversion_rate_bps"] == 0
     assert financing_refusal(parse_instrument(st)) == "not_eligible_for_financing"
