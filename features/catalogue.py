@@ -403,9 +403,13 @@ _BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}
 if len(_BY_NAME) != len(CATALOGUE):
     raise RuntimeError("duplicate feature name in CATALOGUE")
 
-CATALOGUE_VERSION: str = hashlib.sha256(
-    json.dumps([asdict(f) for f in CATALOGUE], sort_keys=True).encode()
-).hexdigest()[:12]
+
+def catalogue_version(features: Iterable[Feature]) -> str:
+    """A hash of the declarations in order: any change to a feature (or to the order) changes it."""
+    return hashlib.sha256(json.dumps([asdict(f) for f in features], sort_keys=True).encode()).hexdigest()[:12]
+
+
+CATALOGUE_VERSION: str = catalogue_version(CATALOGUE)
 
 
 def feature_names(source: Source | None = None) -> list[str]:
