@@ -224,6 +224,24 @@ def test_pnl_scenarios_and_book_var_are_linear_in_positions() -> None:
     pnl = pnl_scenarios(b, prices, returns)
     np.testing.assert_allclose(pnl, [[1.0, 0.5 - 2.0], [-5.0, -2.5 + 3.0]])
 
+    # Linear in positions: k times the quantities gives k times every scenario's P&L, and two
+    # sets of positions held together give the sum of their P&Ls.
+    rng = np.random.default_rng(11)
+    history = rng.normal(0.0, 0.02, size=(250, 2))
+    left = book([0, 0], [0, 0], [(0, 0, 7), (1, 1, 3)])
+    right = book([0, 0], [0, 0], [(0, 1, 4), (1, 0, 9)])
+    both = book([0, 0], [0, 0], [(0, 0, 7), (1, 1, 3), (0, 1, 4), (1, 0, 9)])
+    tripled = book([0, 0], [0, 0], [(0, 0, 21), (1, 1, 9)])
+    pnl_left, pnl_right = pnl_scenarios(left, prices, history), pnl_scenarios(right, prices, history)
+    np.testing.assert_allclose(pnl_scenarios(both, prices, history), pnl_left + pnl_right)
+    np.testing.assert_allclose(pnl_scenarios(tripled, prices, history), 3 * pnl_left)
+
+    # The book's VaR and ES (of the summed P&L) scale with the positions: 3x the book, 3x the VaR.
+    var_1, es_1 = var_es(pnl_left.sum(axis=1))
+    var_3, es_3 = var_es(pnl_scenarios(tripled, prices, history).sum(axis=1))
+    assert var_1[0] > 0 and es_1[0] >= var_1[0]
+    np.testing.assert_allclose([var_3[0], es_3[0]], [3 * var_1[0], 3 * es_1[0]])
+
 
 def test_stress_scenarios_get_worse_with_the_shock() -> None:
     b = book([0, 0], [1_000, 1_400], [(0, 0, 200), (1, 0, 200)])
