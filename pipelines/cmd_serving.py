@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -107,6 +107,18 @@ def decisions_verify(
         raise typer.Exit(code)
 
 
+@decisions.command("replay")
+def decisions_replay(
+    decision_id: Annotated[str, typer.Argument(help="the 32-hex-digit decision id")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Recompute a stored decision with the models and policy that made it (from the
+    registry); exit 0 when every field is equal bit for bit, 1 when any differs."""
+    code = replay_decision(decision_id, as_json)
+    if code:
+        raise typer.Exit(code)
+
+
 @pii.command("rotate")
 def pii_rotate(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -167,6 +179,53 @@ def verify_journal(as_json: bool) -> int:
     else:
         print(f"decision journal intact: {rows} rows, hash chain verified")
     return 0 if not breaks else 1
+
+
+def replay_decision(decision_id: str, as_json: bool) -> int:
+    """Replay one journalled decision read-only: 0 equal, 1 different, InputError when gone."""
+    from ledger.journal import DecisionJournal
+    from ledger.storage import make_engine
+    from serving.config import get_serving_settings
+    from serving.decide import replay_stored
+    from serving.replay import Replayer, ReplayUnavailable
+    from serving.runtime import NotReady, Runtime, registry_version_loader
+
+    if not (len(decision_id) == 32 and all(c in "0123456789abcdef" for c in decision_id)):
+        raise InputError(f"must be 32 lowercase hex digits, got {decision_id[:40]!r}", field="decision_id")
+    settings = get_serving_settings()
+    try:
+        engine = make_engine(settings.database_url, read_only=True)
+    except FileNotFoundError as exc:
+        raise InputError(str(exc), field="database") from None
+    try:
+        with database_errors(settings.database_url):
+            entry = DecisionJournal(engine).get(decision_id)
+            if entry is None:
+                raise InputError(f"no decision {decision_id} in the journal", field="decision_id")
+            runtime = Runtime(_no_champion, version_loader=registry_version_loader(settings.tracking_uri))
+            replayed = replay_stored(entry.payload, Replayer(engine, runtime), None)
+    except (ReplayUnavailable, NotReady) as exc:
+        raise InputError(str(exc), field="replay") from None
+    finally:
+        engine.dispose()
+    differ = [name for name, f in replayed["fields"].items() if not f["equal"]]
+    same = not differ and replayed["features_match"]
+    if as_json:
+        print(json.dumps({"decision_id": decision_id, "same_numbers": same, **replayed}))
+    else:
+        for name, f in replayed["fields"].items():
+            mark = "=" if f["equal"] else "DIFFERS"
+            print(f"{name:<24} {mark:<8} stored {f['stored']!r}  replayed {f['replayed']!r}")
+        features = "=" if replayed["features_match"] else "DIFFER"
+        print(f"features {features}; versions {entry.payload['versions']}")
+        print(
+            f"decision {decision_id}: {'replayed bit for bit' if same else 'DIFFERS: ' + ', '.join(differ)}"
+        )
+    return 0 if same else 1
+
+
+def _no_champion() -> Any:
+    raise RuntimeError("replay loads recorded versions only")
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from serving.middleware import EdgeMiddleware
 from serving.pii import PiiVault
 from serving.ratelimit import RateLimiter
 from serving.routers import admin, books, decisions, health
-from serving.runtime import Loaded, Loader, Runtime, registry_loader
+from serving.runtime import Loaded, Loader, Runtime, registry_loader, registry_version_loader
 from serving.services import Services
 
 log = logging.getLogger("creditdesk.serving")
@@ -61,6 +61,7 @@ def build_services(settings: ServingSettings, loader: Loader | None = None) -> S
         runtime=Runtime(
             loader or registry_loader(settings.tracking_uri, settings.resolved_instruments_path),
             on_load=publish,
+            version_loader=None if loader else registry_version_loader(settings.tracking_uri),
         ),
         metrics=metrics,
     )

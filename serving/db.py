@@ -40,6 +40,15 @@ applicant_pii = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+policies = sa.Table(
+    "serving_policies",
+    metadata,
+    sa.Column("policy_hash", sa.String(64), primary_key=True, comment="sha256 of the policy file"),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False, comment="the validated policy as JSON"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 

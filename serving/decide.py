@@ -39,6 +39,7 @@ from ledger.journal import Append, DecisionJournal, GroupCommit, JournalEntry
 from pricing.decision import DecisionInputs, decide
 from serving.activity import Activity, from_ledger, from_request
 from serving.db import applicant_pii
+from serving.replay import Replayer, compare, policy_recorder
 from serving.runtime import Loaded
 from serving.schemas import MAX_TRADES, Decision, DecisionRequest
 from serving.services import Services
@@ -149,7 +150,9 @@ def stored_request(payload: Mapping[str, Any], pii: Mapping[str, str] | None) ->
     return DecisionRequest.model_validate_json(json.dumps({**payload["request"], "applicant": applicant}))
 
 
-def _pii_writer(row: dict[str, object]) -> Callable[[sa.Connection], None]:
+def _pii_writer(
+    row: dict[str, object], also: Callable[[sa.Connection], None] | None = None
+) -> Callable[[sa.Connection], None]:
     """Writes the PII inside the journal's transaction, only when that transaction appends.
 
     A row already there has no journal entry (the entry is checked first in the same
@@ -161,6 +164,8 @@ def _pii_writer(row: dict[str, object]) -> Callable[[sa.Connection], None]:
     def write(conn: sa.Connection) -> None:
         conn.execute(applicant_pii.delete().where(applicant_pii.c.application_id == app_id))
         conn.execute(applicant_pii.insert().values(**row))
+        if also is not None:
+            also(conn)
 
     return write
 
@@ -174,11 +179,11 @@ class Prepared:
     digest: str
     payload: dict[str, Any]
     pii_row: dict[str, object]
+    policy_row: Callable[[sa.Connection], None] | None = None  # the policy, first time it is used
 
     def append(self) -> Append:
-        return Append(
-            self.decision_id, str(self.request.application_id), self.payload, _pii_writer(self.pii_row)
-        )
+        rows = _pii_writer(self.pii_row, self.policy_row)
+        return Append(self.decision_id, str(self.request.application_id), self.payload, rows)
 
     def append_args(self) -> tuple[str, str, dict[str, Any], Callable[[sa.Connection], None]]:
         item = self.append()
@@ -201,6 +206,8 @@ class DecisionService:
         # The group commit queues this process's writers and commits each queue in one
         # transaction, where SQLite's busy handler would make them poll with growing sleeps.
         self.writer = GroupCommit(self.journal)
+        self.record_policy = policy_recorder(svc.engine)
+        self.replayer = Replayer(svc.engine, svc.runtime)
         self.svc = svc
 
     def decide(self, request: DecisionRequest) -> Outcome:
@@ -258,7 +265,8 @@ class DecisionService:
         if activity.source == "ledger":  # the request's lists were not used: keep what was
             payload["ledger_activity"] = activity.to_json()
         pii_row = self.svc.pii.seal_row(request.application_id, request.applicant.model_dump())
-        return Prepared(uuid.uuid4().hex, request, digest, payload, pii_row)
+        policy_row = self.record_policy(loaded.policy)
+        return Prepared(uuid.uuid4().hex, request, digest, payload, pii_row, policy_row)
 
     def _written(self, prepared: Prepared, entry: JournalEntry) -> Outcome:
         if entry.decision_id != prepared.decision_id:  # a concurrent twin won: answer with its decision
@@ -292,16 +300,17 @@ class DecisionService:
         stored["journal_hash"] = entry.hash
         if not replay:
             return stored, None
-        loaded = self.svc.runtime.require()
-        if loaded.versions != stored["versions"]:
-            raise InputError(
-                f"stored versions {stored['versions']} are not the loaded ones {loaded.versions}; "
-                "replay needs the models and policy that made the decision",
-                field="replay",
-            )
-        request = stored_request(stored, None)
-        activity = Activity.from_json(stored["ledger_activity"]) if "ledger_activity" in stored else None
-        again = compute(request, loaded, activity=activity)  # features recomputed from stored inputs
-        replayed = dict(again["record"])
-        replayed["features_match"] = again["features"] == stored["features"]
-        return stored, replayed
+        return stored, replay_stored(stored, self.replayer, self.svc.runtime.current)
+
+
+def replay_stored(stored: Mapping[str, Any], replayer: Replayer, current: Loaded | None) -> dict[str, Any]:
+    """Recompute a stored decision with the bundle that made it; field-by-field comparison."""
+    loaded, source = replayer.bundle_for(stored["versions"], current)
+    request = stored_request(stored, None)
+    activity = Activity.from_json(stored["ledger_activity"]) if "ledger_activity" in stored else None
+    again = compute(request, loaded, activity=activity)  # features recomputed from stored inputs
+    replayed = dict(again["record"])
+    replayed["features_match"] = again["features"] == stored["features"]
+    replayed["fields"] = compare(stored["record"], again["record"])
+    replayed["bundle"] = source
+    return replayed

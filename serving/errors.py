@@ -118,6 +118,7 @@ _TITLES = {
     404: "not found",
     405: "method not allowed",
     409: "conflict",
+    410: "gone",
     413: "request body too large",
     415: "unsupported media type",
     422: "request validation failed",

@@ -43,8 +43,15 @@ class NotReady(RuntimeError):
 
 
 class Runtime:
-    def __init__(self, loader: Loader, on_load: Callable[[Loaded], None] | None = None) -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        on_load: Callable[[Loaded], None] | None = None,
+        version_loader: ModelVersionLoader | None = None,
+    ) -> None:
         self._loader = loader
+        # Champion sets of given registry versions (replay of decisions made before a promotion).
+        self.version_loader = version_loader
         self._on_load = on_load
         self._loaded: Loaded | None = None
         self._lock = threading.Lock()
@@ -216,25 +223,66 @@ def registry_loader(tracking_uri: str, instruments_path: Path | None = None) -> 
                 champions = load_champions(tracking_uri, cache_dir=cache_dir)
         except LookupError as exc:
             raise NotReady(str(exc)) from None
-        single_threaded(champions)
-        policy = load_policy()
-        instruments = getattr(champions, "instruments", None)
-        shipped = getattr(champions, "instruments_path", None)  # the training universe, with the PD
-        if instruments is None:
-            source = shipped or instruments_path
-            if source is None:
-                raise NotReady("no instrument master: set CREDITDESK_INSTRUMENTS_PATH")
-            instruments = load_instruments(Path(source))
-        versions = {str(k): str(v) for k, v in dict(getattr(champions, "versions", {}) or {}).items()}
-        versions["policy"] = str(getattr(policy, "version", "unknown"))
-        versions["policy_hash"] = str(getattr(policy, "policy_hash", "unknown"))
-        versions["instruments"] = instruments_fingerprint(instruments)
-        return Loaded(
-            champions=champions,
-            policy=policy,
-            versions=versions,
-            instruments=instruments,
-            columns=model_columns(getattr(champions, "feature_names", None)),
-        )
+        return bundle(champions, load_policy(), instruments_path)
+
+    return _load
+
+
+def bundle(
+    champions: Any, policy: Any, instruments_path: Path | None = None, instruments: Any = None
+) -> Loaded:
+    """A ``Loaded`` from a champion set and a policy: single-threaded boosters, the
+    instrument master (shipped with the PD bundle, else ``instruments_path``), the versions
+    each decision records, and the model's column order."""
+    single_threaded(champions)
+    instruments = getattr(champions, "instruments", None) if instruments is None else instruments
+    shipped = getattr(champions, "instruments_path", None)  # the training universe, with the PD
+    if instruments is None:
+        source = shipped or instruments_path
+        if source is None:
+            raise NotReady("no instrument master: set CREDITDESK_INSTRUMENTS_PATH")
+        instruments = load_instruments(Path(source))
+    versions = {str(k): str(v) for k, v in dict(getattr(champions, "versions", {}) or {}).items()}
+    versions["policy"] = str(getattr(policy, "version", "unknown"))
+    versions["policy_hash"] = str(getattr(policy, "policy_hash", "unknown"))
+    versions["instruments"] = instruments_fingerprint(instruments)
+    return Loaded(
+        champions=champions,
+        policy=policy,
+        versions=versions,
+        instruments=instruments,
+        columns=model_columns(getattr(champions, "feature_names", None)),
+    )
+
+
+ModelVersionLoader = Callable[[dict[str, str]], Any]
+
+
+def registry_version_loader(tracking_uri: str) -> ModelVersionLoader:
+    """``{"pd": "3", "lgd": "2", "ead": "2"} -> ChampionSet`` of exactly those registry
+    versions (downloaded once into ``var/model_cache``): what replay needs after a promotion.
+    Raises ``LookupError`` when a version no longer exists (deleted from the registry)."""
+
+    def _load(model_versions: dict[str, str]) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        from creditdesk.settings import get_settings
+        from models.registry import EAD_NAME, LGD_NAME, PD_NAME, load_version_set
+
+        wanted = {
+            PD_NAME: model_versions["pd"],
+            LGD_NAME: model_versions["lgd"],
+            EAD_NAME: model_versions["ead"],
+        }
+        cache_dir = get_settings().var_dir / "model_cache"
+        try:
+            with _cache_lock(cache_dir):
+                champions = load_version_set(wanted, tracking_uri, cache_dir=cache_dir)
+        except MlflowException as exc:
+            raise LookupError(
+                f"model versions {model_versions} are not in the registry any more: {exc}"
+            ) from None
+        champions.versions["catalogue"] = str(champions.catalogue_version)
+        return champions
 
     return _load

@@ -12,6 +12,7 @@ from serving.decide import Conflict, DecisionService, Outcome
 from serving.deps import require, services
 from serving.errors import ApiError, responses
 from serving.keys import Principal, Role
+from serving.replay import ReplayUnavailable
 from serving.runtime import NotReady
 from serving.schemas import BatchRequest, Decision, DecisionRequest
 from serving.services import Services
@@ -121,10 +122,14 @@ def _item_error(exc: Exception) -> ApiError:
     )
 
 
-@router.get("/{decision_id}", responses=responses(401, 403, 404, 422, 429, 503))
+@router.get("/{decision_id}", responses=responses(401, 403, 404, 410, 422, 429, 503))
 async def get_decision(
     decision_id: str = Path(pattern=r"^[0-9a-f]{32}$"),
-    replay: bool = Query(default=False, description="recompute with the loaded models and policy"),
+    replay: bool = Query(
+        default=False,
+        description="recompute from the stored inputs with the recorded model and policy versions "
+        "(loaded from the registry when they are not the current ones); 410 when they were deleted",
+    ),
     _who: Principal = Depends(require(Role.analyst)),
     engine: DecisionService = Depends(_engine),
 ) -> dict[str, Any]:
@@ -137,8 +142,10 @@ async def get_decision(
         ) from None
     except NotReady as exc:
         raise _not_ready(exc) from None
+    except ReplayUnavailable as exc:
+        raise ApiError(410, "gone", field="replay", rule=exc.rule, message=str(exc)) from None
     result: dict[str, Any] = {"stored": stored}
     if replayed is not None:
         result["replay"] = replayed
-        result["same_numbers"] = all(replayed.get(k) == v for k, v in stored["record"].items())
+        result["same_numbers"] = all(f["equal"] for f in replayed["fields"].values())
     return result

@@ -204,7 +204,11 @@ def test_ledger_trades_feed_the_next_decision(api: Any, client: httpx.Client, fi
 
 
 def test_reload_moves_to_a_new_champion(
-    api: Any, client: httpx.Client, first: dict[str, Any], trained: dict[str, Any]
+    api: Any,
+    client: httpx.Client,
+    first: dict[str, Any],
+    trained: dict[str, Any],
+    run_cli: Callable[..., Any],
 ) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -225,7 +229,14 @@ def test_reload_moves_to_a_new_champion(
     old = client.get(
         f"/v1/decisions/{first['decision']['decision_id']}?replay=true", headers=api.auth("analyst")
     )
-    assert old.status_code == 422 and old.json()["errors"][0]["field"] == "replay"
+    # replay loads the recorded version 1 from the registry and recomputes bit for bit
+    assert old.status_code == 200, old.text
+    assert old.json()["same_numbers"] is True and old.json()["replay"]["bundle"] == "registry"
+    done = run_cli(["decisions", "replay", first["decision"]["decision_id"], "--json"], api.env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["same_numbers"] is True
+    missing = run_cli(["decisions", "replay", "0" * 32], api.env)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
 
 
 def test_journal_verifies_and_logs_hold_no_pii(
