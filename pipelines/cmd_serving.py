@@ -39,8 +39,12 @@ def serve(
             "(default: CREDITDESK_INSTRUMENTS_PATH, else var/demo/raw/instruments.parquet)"
         ),
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="PEM certificate (chain) to serve HTTPS; needs --ssl-keyfile")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="PEM private key of --ssl-certfile")] = None,
 ) -> None:
-    """Serve the decision API with uvicorn (OpenAPI at /docs).
+    """Serve the decision API with uvicorn (OpenAPI at /docs); HTTPS with --ssl-certfile/--ssl-keyfile.
 
     Models: the ``champion`` aliases of the MLflow registry at MLFLOW_TRACKING_URI.
     """
@@ -52,7 +56,8 @@ def serve(
         if not instruments.is_file():
             raise InputError(f"no such file: {instruments}", field="--instruments")
         os.environ["CREDITDESK_INSTRUMENTS_PATH"] = str(instruments.resolve())  # workers inherit it
-    run_server(host, port, workers)
+    tls = check_tls(ssl_certfile, ssl_keyfile)
+    run_server(host, port, workers, tls)
 
 
 @keys.command("create")
@@ -246,7 +251,27 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def run_server(host: str, port: int, workers: int) -> None:
+def check_tls(certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
+    """uvicorn's TLS options, after checking the pair loads (a bad file: exit 2, one line)."""
+    import ssl
+
+    if certfile is None and keyfile is None:
+        return {}
+    if certfile is None or keyfile is None:
+        raise InputError("give both --ssl-certfile and --ssl-keyfile", field="--ssl-certfile")
+    for path, name in ((certfile, "--ssl-certfile"), (keyfile, "--ssl-keyfile")):
+        if not path.is_file():
+            raise InputError(f"no such file: {path}", field=name)
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise InputError(
+            f"{certfile} / {keyfile} is not a usable certificate and key: {exc}", field="--ssl-certfile"
+        ) from None
+    return {"ssl_certfile": str(certfile.resolve()), "ssl_keyfile": str(keyfile.resolve())}
+
+
+def run_server(host: str, port: int, workers: int, tls: dict[str, str] | None = None) -> None:
     """Prepare shared state once (schema, PII key file), then hand over to uvicorn.
 
     Migrations and the default PII key are created here, before any worker starts, so
@@ -283,4 +308,5 @@ def run_server(host: str, port: int, workers: int) -> None:
         log_config=log_config(settings.log_level),
         access_log=False,
         server_header=False,
+        **(tls or {}),  # type: ignore[arg-type]
     )

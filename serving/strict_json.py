@@ -62,8 +62,10 @@ class StrictJsonRoute(APIRoute):
                             }
                         ]
                     ) from None
-                except ValueError:
-                    pass  # not JSON: FastAPI reports it in its own words (json_invalid)
+                except ValueError:  # not JSON, or not UTF-8 (FastAPI would answer an undocumented 400)
+                    raise RequestValidationError(
+                        [{"type": "json_invalid", "loc": ("body",), "msg": "body is not valid UTF-8 JSON"}]
+                    ) from None
             return await handler(request)
 
         return strict

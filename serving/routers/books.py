@@ -33,8 +33,9 @@ from serving.deps import require, services
 from serving.errors import ApiError, responses
 from serving.keys import Principal, Role
 from serving.services import Services
+from serving.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1", tags=["books"])
+router = APIRouter(prefix="/v1", tags=["books"], route_class=StrictJsonRoute)  # duplicate keys: 422
 operations = require(Role.operations)
 MAX_CUSTOMER_ID = 89_999_999_999
 
@@ -84,7 +85,9 @@ def _facility_row(svc: Services, customer_id: int) -> Any:
 
 
 @router.put(
-    "/instruments/{instrument_id}", response_model=Instrument, responses=responses(401, 403, 413, 422, 429)
+    "/instruments/{instrument_id}",
+    response_model=Instrument,
+    responses=responses(401, 403, 409, 413, 422, 429),
 )
 def put_instrument(
     body: InstrumentIn,

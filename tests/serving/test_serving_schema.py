@@ -18,6 +18,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CASES_PER_OPERATION = 8
+ROLES = ("onboarding", "analyst", "operations", "admin")
 
 
 def _role(method: str, path: str) -> str | None:
@@ -35,30 +36,44 @@ def test_generated_requests_never_get_a_server_error(live: Any) -> None:
         warnings.simplefilter("ignore")
         import schemathesis
         from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
         from hypothesis.errors import Unsatisfiable
         from schemathesis import GenerationMode
-        from schemathesis.checks import not_a_server_error
+        from schemathesis.checks import (
+            content_type_conformance,
+            not_a_server_error,
+            response_schema_conformance,
+            status_code_conformance,
+        )
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", live.app)
-    keys = {role: live.key(role) for role in ("onboarding", "analyst", "operations", "admin")}
+    keys = {role: live.key(role) for role in ROLES}
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
     seen: dict[str, dict[int, int]] = {}
 
     def fuzz(operation: Any, mode: Any) -> None:
         role = _role(operation.method, operation.path)
         statuses = seen.setdefault(operation.label, {})
 
-        @given(case=operation.as_strategy(generation_mode=mode))
+        @given(case=operation.as_strategy(generation_mode=mode), sender=st.sampled_from((role, *ROLES)))
         @settings(
-            max_examples=CASES_PER_OPERATION,
+            max_examples=CASES_PER_OPERATION * 2,
             deadline=None,
             derandomize=True,
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def run(case: Any) -> None:
-            response = case.call(headers=dict(keys[role]) if role else None)
+        def run(case: Any, sender: str | None) -> None:
+            # the operation's own role half the time (to reach the handler), else any role
+            # (every role's key: 403s and whatever else a wrong role can reach)
+            response = case.call(headers=dict(keys[sender]) if sender else None)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=checks)
 
         started = time.perf_counter()
         run()
