@@ -178,13 +178,13 @@ def rate_path_bps(
     spread = int(terms.spread_bps([grade])[0])
     out = np.empty(len(d), dtype=np.int64)
     k = 1
-    reset = repricing_day([opened], k, terms.reprice_every_months)[0]
+    reset = repricing_day([np.datetime64(opened, "D")], k, terms.reprice_every_months)[0]
     for i, day in enumerate(d):
         while day >= reset:  # a reset falls due on its day (catching up if days skip it)
             base = int(series.rate_in_force([reset])[0])
             rate = int(reprice([rate], [base + spread], terms)[0])
             k += 1
-            reset = repricing_day([opened], k, terms.reprice_every_months)[0]
+            reset = repricing_day([np.datetime64(opened, "D")], k, terms.reprice_every_months)[0]
         out[i] = rate
     return out
 
