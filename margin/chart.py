@@ -48,6 +48,12 @@ class Code(enum.IntEnum):
     LOSS_WRITE_OFF = 24  # platform: expense account for shortfalls written off
     LINE_CONTROL = 25  # memo: contra account of all credit lines
     CLEARING_SECURITIES = 26  # platform: shares delivered to/from the exchange
+    # Credit-loss books (margin/credit_books.py): opened on first use, not with the facility.
+    LOAN_ALLOWANCE = 15  # contra-asset: ECL allowance against the customer's loan (credit balance)
+    DEFAULTED_EXPOSURE = 16  # memo: exposure at default, posted once when the facility defaults
+    IMPAIRMENT_EXPENSE = 27  # platform: provisions charged (released provisions credit it)
+    RECOVERY_INCOME = 28  # platform: cash collected after a write-off
+    DEFAULT_CONTROL = 29  # memo: contra account of all defaulted exposures
 
 
 class TransferCode(enum.IntEnum):
@@ -66,6 +72,12 @@ class TransferCode(enum.IntEnum):
     LINE_GRANT = 13
     LINE_USE = 14
     LINE_RELEASE = 15
+    PROVISION = 16  # allowance up: impairment expense -> loan allowance
+    PROVISION_RELEASE = 17  # allowance down (or used at write-off)
+    DEFAULT_MARK = 18  # memo: the exposure at default, user_data = cause (1 shortfall, 2 credit event)
+    RECOVERY = 19  # collections after write-off, user_data = customer id
+    COLLECTION_REPAYMENT = 20  # cash paid against a shortfall
+    LINE_CHANGE = 21  # a line review moved the limit (memo ledger)
     MANUAL = 99
 
 
