@@ -20,6 +20,7 @@ from typer._click import exceptions as click_exceptions  # typer vendors click; 
 import creditdesk
 from creditdesk.errors import InputError
 from pipelines import (
+    cmd_book,
     cmd_demo,
     cmd_features,
     cmd_generate,
@@ -62,6 +63,7 @@ for module in (
         app.add_typer(room_app)
     else:  # a room still on ``register(app)`` until its owner converts it (issues 12, 17)
         module.register(app)
+app.add_typer(cmd_book.app, name="book")
 
 
 def fail(message: str) -> None:

@@ -12,8 +12,7 @@ base + spread(grade) and reset on every ``reprice_every_months`` anniversary of 
 the new base + spread, moving by at most ``cap_bps_per_repricing`` per reset (a rate cap per
 repricing period, as in capped floating-rate loans). Between resets the rate in force does
 not change, whatever the base does. Interest accrues each calendar day at the rate in force
-that day: principal × rate / basis, rounded half up to the minor unit, at least 1 when
-anything is owed (the margin desk's accrual rule).
+that day, with the one shared day count (``creditdesk.daycount``: ACT/360, half up).
 """
 
 from __future__ import annotations
@@ -189,22 +188,11 @@ def rate_path_bps(
     return out
 
 
-def daily_interest_minor(
-    principal_minor: ArrayLike, rate_bps: ArrayLike, basis_days: int = 365
-) -> NDArray[np.int64]:
-    """One day's interest: principal × rate / basis, half up, at least 1 minor unit when owed."""
-    p = np.asarray(principal_minor, dtype=np.int64)
-    r = np.asarray(rate_bps, dtype=np.int64)
-    raw = (2 * p * r + basis_days * BPS) // (2 * basis_days * BPS)
-    return np.where(p > 0, np.maximum(raw, 1), 0)
-
-
 __all__ = [
     "DEFAULT_BASE_RATES_PATH",
     "BaseRateSeries",
     "FloatingTerms",
     "base_rate_series",
-    "daily_interest_minor",
     "initial_rate_bps",
     "load_base_rates",
     "rate_path_bps",

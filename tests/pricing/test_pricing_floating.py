@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from creditdesk.daycount import daily_interest_minor
 from creditdesk.errors import InputError
 from pricing.floating import (
     FloatingTerms,
     base_rate_series,
-    daily_interest_minor,
     load_base_rates,
     rate_path_bps,
     reprice,
@@ -51,10 +51,9 @@ def test_interest_accrues_at_the_rate_in_force_each_day() -> None:
     days = np.arange(np.datetime64("2008-09-29"), np.datetime64("2008-10-03"))
     rates = rate_path_bps(series, TERMS, 3, dt.date(2008, 7, 1), days)
     interest = daily_interest_minor(np.full(len(days), 100_000_000), rates)
-    # 1,000,000.00 at 9.47 % / 365 = 25,945.2 -> 25,945; from the reset at 9.20 % -> 25,205.48 -> 25,205
-    assert interest.tolist() == [25_945, 25_945, 25_205, 25_205]
-    assert daily_interest_minor([15_000, 25_000], [365, 365]).tolist() == [2, 3]  # 1.5, 2.5: half up
-    assert daily_interest_minor([1, 0], [100, 100]).tolist() == [1, 0]  # owed -> at least 1
+    # creditdesk.daycount (ACT/360, half up): 1,000,000.00 at 9.47 % / 360 = 26,305.6 -> 26,306;
+    # from the reset on 1 October at 9.20 % / 360 = 25,555.6 -> 25,556
+    assert interest.tolist() == [26_306, 26_306, 25_556, 25_556]
 
 
 def test_reprice_moves_at_most_the_cap_either_way() -> None:
