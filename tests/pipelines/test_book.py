@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -39,7 +38,7 @@ DUMPED = (
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small real population (S&P 500 paths) and models trained on it: the decision path."""
     require_dataset("sp500_prices/daily_prices.parquet")
-    from features.synthetic import generate_population
+    from pipelines.generate import generate_population
     from pipelines.training import from_features_dir, train
 
     root = tmp_path_factory.mktemp("book")
