@@ -23,7 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ledger.chart import (
+from ledger.domain import Account, AccountFlags, Transfer, TransferResult
+from ledger.repository import SqlLedgerRepository
+from ledger.service import create_accounts_in, create_transfers_in
+from margin.chart import (
     Code,
     TransferCode,
     customer_account,
@@ -31,9 +34,6 @@ from ledger.chart import (
     operation_transfer_id,
     platform_account,
 )
-from ledger.domain import Account, AccountFlags, Transfer, TransferResult
-from ledger.repository import SqlLedgerRepository
-from ledger.service import create_accounts_in, create_transfers_in
 
 SHORTFALL = 1
 CREDIT_EVENT = 2

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from ledger.chart import TransferCode, owner_of
 from ledger.storage import transfers
+from margin.chart import TransferCode, owner_of
 from margin.credit_books import DEFAULT_CAUSES
 from margin.storage import facilities
 

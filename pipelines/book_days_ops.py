@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from ledger.chart import Code
 from ledger.unit_of_work import run_in_transaction
+from margin.chart import Code
 from margin.credit_books import (
     CREDIT_EVENT,
     SHORTFALL,
@@ -28,7 +28,7 @@ from margin.credit_books import (
     plan_repayment,
     post_in,
 )
-from margin.lending import MarginDesk
+from margin.service import MarginDesk
 from margin.storage import facilities, margin_calls
 from pipelines.book_inputs import CRASH_SENSITIVITY, decide_applications, traits
 from pipelines.book_state import book_decisions, book_lines, yyyymmdd

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from ledger.chart import Code, customer_account
 from ledger.eod import reconcile
 from ledger.service import Ledger
 from ledger.unit_of_work import run_in_transaction
+from margin.chart import Code, customer_account
 from margin.credit_books import (
     CREDIT_EVENT,
     SHORTFALL,
@@ -25,8 +25,8 @@ from margin.credit_books import (
     plan_repayment,
     post_in,
 )
-from margin.lending import MarginDesk
 from margin.outcomes import labels_from_books, read_credit_transfers, read_facilities
+from margin.service import MarginDesk
 from monitoring.vintages import vintage_curves, vintages_json
 
 CNY = 156
@@ -35,7 +35,8 @@ D0 = dt.datetime(2020, 1, 2)
 
 
 class Clock:
-    """Business time set by the test: a day, plus a tick per call so stamps only increase."""
+    """Business time set by the test: a day, plus a tick per call so stamps only increase
+    (the ledger's own clock keeps stamps increasing, so the story is told in date order)."""
 
     def __init__(self) -> None:
         self.day = D0
@@ -76,16 +77,16 @@ def build_book(engine: Engine) -> Clock:
     # 18,000 collected on day 160.
     clock.at(5)
     assert desk.sell(1, "liq-1", STOCK, 80, 3_000, liquidation=True).ok
-    clock.at(100)
-    post(engine, clock, [plan_default_mark(1, 60_000, SHORTFALL, CNY)], [1])
-    assert desk.write_off(1, "wo-1").details["loss_minor"] == 60_000
-    clock.at(160)
-    post(engine, clock, [plan_recovery(1, "rec-1", 18_000, CNY)], [1])
     # 2: a credit event on day 30 with 300,000 drawn; the forced sale at 90.00 repays it all.
     clock.at(30)
     post(engine, clock, [plan_default_mark(2, 300_000, CREDIT_EVENT, CNY)], [2])
     assert desk.sell(2, "liq-2", STOCK, 80, 9_000, liquidation=True).ok
     assert desk.write_off(2, "wo-2").details["loss_minor"] == 0
+    clock.at(100)
+    post(engine, clock, [plan_default_mark(1, 60_000, SHORTFALL, CNY)], [1])
+    assert desk.write_off(1, "wo-1").details["loss_minor"] == 60_000
+    clock.at(160)
+    post(engine, clock, [plan_recovery(1, "rec-1", 18_000, CNY)], [1])
     # 4 opens late: not yet observed for a year on day 400.
     clock.at(200)
     desk.open_facility(4, "dec-4", line_minor=100_000, annual_rate_bps=730)

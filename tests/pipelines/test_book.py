@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from creditdesk.errors import InputError
 from creditdesk.settings import get_settings
-from ledger.eod import reconcile
+from margin.eod import reconcile_books
 from pipelines.book import BookConfig, run_book
 from pipelines.book_inputs import PriceBook
 from tests.conftest import require_dataset
@@ -54,6 +54,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return pop, models
 
 
+def small_account_policy(directory: Path) -> Path:
+    """The default policy without the cn CNY 500,000 admission floor: the small synthetic
+    population holds far less, and every applicant would be knocked out before any model."""
+    from pricing.policy import DEFAULT_POLICY_PATH
+
+    text = DEFAULT_POLICY_PATH.read_text()
+    assert "min_avg_daily_assets_20d_minor: 50000000" in text
+    path = directory / "policy.yaml"
+    path.write_text(
+        text.replace("min_avg_daily_assets_20d_minor: 50000000", "min_avg_daily_assets_20d_minor: 0")
+    )
+    return path
+
+
 def config(world: tuple[Path, Path], db: Path, **kw: Any) -> BookConfig:
     pop, models = world
     base = BookConfig(
@@ -63,6 +77,7 @@ def config(world: tuple[Path, Path], db: Path, **kw: Any) -> BookConfig:
         seed=11,
         database_url=f"sqlite:///{db}",
         models_dir=models,
+        policy_path=small_account_policy(pop.parent),
         credit_event_multiplier=200.0,  # stress: enough credit events in one month to exercise defaults
     )
     return replace(base, **kw)
@@ -91,7 +106,7 @@ def test_killed_mid_day_resumes_to_the_same_books_and_eod_is_clean_every_day(
     breaks: dict[int, list[Any]] = {}
 
     def eod(book: Any, day: int, _counts: dict[str, int]) -> None:
-        report = reconcile(book.engine, day=day)
+        report = reconcile_books(book.engine, day=pd.Timestamp(str(day)).date())
         if not report.ok:
             breaks[day] = report.breaks[:3]
 
