@@ -55,6 +55,16 @@ class BookState:
         """Positions of ``customer_ids`` in the book, −1 for ids not in it."""
         return lookup(self.customer_ids, np.asarray(customer_ids, dtype=np.int64))
 
+    def regime_rows(self) -> dict[str, np.ndarray]:
+        """Facility rows per regime, computed once per loaded book (regimes do not change)."""
+        groups: dict[str, np.ndarray] | None = self.extra.get("regime_rows")
+        if groups is None or sum(len(r) for r in groups.values()) != len(self.customer_ids):
+            groups = {
+                str(name): np.flatnonzero(self.regime == name) for name in sorted(set(self.regime.tolist()))
+            }
+            self.extra["regime_rows"] = groups
+        return groups
+
     def set_prices(self, prices_minor: dict[int, int]) -> None:
         if prices_minor:
             ids = np.fromiter(prices_minor, dtype=np.int64)
@@ -147,7 +157,13 @@ def load_book(uow: MarginUnitOfWork) -> BookState:
     facs = conn.execute(_OPEN_FACILITIES).all()
     customer_ids = np.array([r[0] for r in facs], dtype=np.int64)
     regimes = np.array([r[1] for r in facs], dtype=object)
-    balances = conn.execute(_BALANCES).all()
-    account_ids = np.array([r[0] for r in balances], dtype=np.int64)
-    net = np.array([r[1] for r in balances], dtype=np.int64)
+    raw = conn.connection.dbapi_connection  # 1M rows: plain tuples, not SQLAlchemy rows
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(str(_BALANCES))
+        pairs = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
+    finally:
+        cur.close()
+    account_ids, net = pairs[:, 0], pairs[:, 1]
     return book_from_balances(customer_ids, regimes, account_ids, net, _instrument_columns(uow))

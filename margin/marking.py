@@ -30,8 +30,7 @@ from creditdesk.business_time import business_day
 from creditdesk.errors import InputError
 from ledger.domain import MAX_INT64
 from margin.book import BookState
-from margin.chart import operation_transfer_id
-from margin.domain import NS_PER_DAY, MarkResult, instrument_checked, positive
+from margin.domain import BPS_PER_UNIT, NS_PER_DAY, MarkResult, instrument_checked, positive
 from margin.engine import STATUS_NAMES, CallState, Status, call_deadline, evaluate, regime, step_calls
 from margin.live_book import LiveBook
 from margin.repository import MarginUnitOfWork, run_margin
@@ -92,9 +91,8 @@ def evaluate_tick(
         calls_open[idx[found]] = True
         deadline[idx[found]] = np.fromiter(open_calls.values(), dtype=np.int64)[found]
     issued, met, liquidate = (np.zeros(n, dtype=bool) for _ in range(3))
-    for name in np.unique(book.regime):
-        rows = np.flatnonzero(book.regime == name)
-        reg = regime(str(name))
+    for name, rows in book.regime_rows().items():
+        reg = regime(name)
         if call_days is not None:
             reg = replace(reg, call_days=call_days)
         ev = evaluate(book.sub_book(rows), book.prices, book.conversion, reg)
@@ -111,25 +109,42 @@ def evaluate_tick(
     return TickOutcome(book.customer_ids, status, ratio, topup, issued, met, liquidate, deadline)
 
 
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: a bijective mix of 64-bit integers (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def call_ids_for(customer_ids: np.ndarray, now_ns: int) -> np.ndarray:
+    """Call ids derived from (customer, tick time), vectorised: a retried tick names the same calls.
+
+    63-bit positive like the ledger's ids; collisions are as unlikely as between transfer ids
+    (a collision is loud: the insert fails on the primary key and the tick is retried whole).
+    """
+    tick = _splitmix64(np.array([now_ns % 2**64], dtype=np.uint64))[0]
+    mixed = _splitmix64(customer_ids.astype(np.uint64) ^ tick) & np.uint64(2**63 - 1)
+    return np.maximum(mixed, np.uint64(1)).astype(np.int64)
+
+
 def write_tick(
     uow: MarginUnitOfWork, outcome: TickOutcome, open_call_ids: dict[int, int], now_ns: int
 ) -> None:
     """Only what changed: new calls inserted, met calls closed (bounded chunks in the repository)."""
-    rows = []
-    for i in np.flatnonzero(outcome.issued):
-        cid = int(outcome.customer_ids[i])
-        rows.append(
-            {
-                "call_id": operation_transfer_id("call", cid, now_ns),
-                "customer_id": cid,
-                "status": "open",
-                "issued_at_ns": now_ns,
-                "deadline_ns": int(outcome.deadline_day[i]) * NS_PER_DAY,
-                "ratio_at_issue_bps": min(int(outcome.ratio[i] * 1e4), MAX_INT64),
-                "required_minor": int(np.ceil(outcome.topup_minor[i])),
-                "closed_at_ns": 0,
-            }
+    at = np.flatnonzero(outcome.issued)
+    customers = outcome.customer_ids[at].tolist()
+    deadlines = (outcome.deadline_day[at] * NS_PER_DAY).tolist()
+    ratios = np.minimum(outcome.ratio[at] * BPS_PER_UNIT, float(MAX_INT64)).astype(np.int64).tolist()
+    required = np.ceil(outcome.topup_minor[at]).astype(np.int64).tolist()
+    call_ids = call_ids_for(outcome.customer_ids[at], now_ns).tolist()
+    rows = [
+        (call_id, cid, "open", now_ns, due, ratio, need, 0)
+        for call_id, cid, due, ratio, need in zip(
+            call_ids, customers, deadlines, ratios, required, strict=True
         )
+    ]
     uow.margin.add_calls(rows)
     met_ids = [open_call_ids[int(c)] for c in outcome.customer_ids[outcome.met]]
     uow.margin.close_calls(met_ids, "met", now_ns)

@@ -104,3 +104,15 @@ def test_the_book_in_memory_advanced_by_transfers_equals_a_fresh_load(engine: En
     marker.tick({A: 9_000}, desk.clock())
     assert marker.live.reloads == 2 and 9 in marker.live.state.customer_ids  # type: ignore[union-attr]
     assert _columns(marker.live.state) == _columns(run_margin(engine, load_book))
+
+
+def test_call_ids_are_distinct_per_customer_and_tick_and_stable_on_retry() -> None:
+    import numpy as np
+
+    from margin.marking import call_ids_for
+
+    customers = np.arange(1, 200_001)
+    first = call_ids_for(customers, 1_780_000_000 * 10**9)
+    assert len(np.unique(first)) == len(customers) and (first > 0).all()
+    assert (call_ids_for(customers, 1_780_000_000 * 10**9) == first).all()  # a retried tick
+    assert not np.isin(call_ids_for(customers, 1_780_000_001 * 10**9), first).any()  # the next tick
