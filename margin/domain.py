@@ -12,7 +12,7 @@ from typing import Any
 
 from creditdesk.errors import InputError
 from ledger.domain import MAX_BATCH, MAX_INT64, Account
-from margin.chart import CURRENCIES, MAX_CUSTOMER_ID, MAX_INSTRUMENT_ID
+from margin.chart import MAX_CUSTOMER_ID, MAX_INSTRUMENT_ID
 
 # ---- limits (units in the names) -------------------------------------------------------------
 MAX_CUSTOMER_ID_INCLUSIVE = MAX_CUSTOMER_ID - 1  # customer ids 1 … 89,999,999,999 fit the id scheme
@@ -27,7 +27,6 @@ DEFAULT_LEVERAGE_BPS = 20_000  # 2x
 NS_PER_DAY = 86_400 * 10**9
 BPS_PER_UNIT = 10_000
 # Day-count basis per cash ledger (days in the interest year): CNY ACT/365, USD ACT/360.
-DAY_COUNT_BASIS_BY_LEDGER = {CURRENCIES["CNY"]: 365, CURRENCIES["USD"]: 360}
 
 assert MAX_TRANSFERS_PER_BATCH <= MAX_BATCH
 
@@ -120,11 +119,3 @@ def trade_value_minor(op_id: str, instrument_id: int, quantity: int, price_minor
     value = quantity * price_minor
     positive(value, "quantity × price_minor")
     return value
-
-
-def daily_interest_minor(principal_minor: int, annual_rate_bps: int, basis_days: int) -> int:
-    """One day's interest: principal × rate / basis, half up, at least 1 when anything is owed."""
-    if principal_minor <= 0:
-        return 0
-    scale = basis_days * BPS_PER_UNIT
-    return max((2 * principal_minor * annual_rate_bps + scale) // (2 * scale), 1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from creditdesk.daycount import convention_for_currency, daily_interest_minor
 from ledger.domain import Transfer, TransferFlags
 from margin.chart import (
     Code,
@@ -25,7 +26,7 @@ from margin.chart import (
     operation_transfer_id,
     platform_account,
 )
-from margin.domain import DAY_COUNT_BASIS_BY_LEDGER, Facility, daily_interest_minor
+from margin.domain import Facility
 
 LINKED = int(TransferFlags.LINKED)
 
@@ -292,8 +293,12 @@ def plan_accruals(
     """One day's interest per facility with principal outstanding (``user_data`` = the day)."""
     out = []
     for fac, principal in zip(facilities, principals_minor, strict=True):
-        basis = DAY_COUNT_BASIS_BY_LEDGER.get(fac.currency_ledger, 365)
-        amount = daily_interest_minor(principal, fac.annual_rate_bps, basis)
+        if principal <= 0:
+            continue
+        # one calendar day at the contract's day count (ACT/360), integer minor units, half up
+        amount = daily_interest_minor(
+            principal, fac.annual_rate_bps, convention_for_currency(fac.currency_ledger)
+        )
         if amount <= 0:
             continue
         out.append(

@@ -152,6 +152,31 @@ class SqlMarginRepository:
                 out[int(instrument_id)] = out.get(int(instrument_id), 0) + sign * int(amount)
         return {i: a for i, a in out.items() if a > 0}
 
+    def last_accrued_days(self, customer_ids: Sequence[int]) -> dict[int, int]:
+        """Per customer: the latest day (yyyymmdd) an interest accrual was posted for."""
+        accts = {customer_account(c, Code.ACCRUED_INTEREST): c for c in customer_ids}
+        t = transfers_table
+        out: dict[int, int] = {}
+        for chunk in _chunks(list(accts)):
+            q = (
+                select(t.c.debit_account_id, func.max(t.c.user_data))
+                .where(t.c.code == int(TransferCode.INTEREST_ACCRUAL), t.c.debit_account_id.in_(list(chunk)))
+                .group_by(t.c.debit_account_id)
+            )
+            out.update({accts[a]: int(d) for a, d in self.conn.execute(q)})
+        return out
+
+    def loan_movements(self, customer_id: int) -> list[tuple[int, int]]:
+        """The customer's loan draws (+) and repayments (−) as (ledger timestamp ns, amount)."""
+        loan = customer_account(customer_id, Code.MARGIN_LOAN)
+        t = transfers_table
+        q = (
+            select(t.c.timestamp_ns, t.c.debit_account_id, t.c.amount_minor)
+            .where((t.c.debit_account_id == loan) | (t.c.credit_account_id == loan))
+            .order_by(t.c.timestamp_ns)
+        )
+        return [(int(ts), int(a) if dr == loan else -int(a)) for ts, dr, a in self.conn.execute(q)]
+
     # ---- margin calls ------------------------------------------------------------------------
     def open_calls(self) -> dict[int, Any]:
         return {

@@ -54,7 +54,7 @@ from margin.domain import (
 from margin.engine import regime
 from margin.eod import yyyymmdd
 from margin.instruments import master_row
-from margin.interest import accrue_in, write_off_in
+from margin.interest import accrue_in, accrue_through_in, write_off_in
 from margin.planners import (
     plan_buy,
     plan_cash_flow,
@@ -340,6 +340,11 @@ class MarginDesk:
     def accrue_interest(self, day: dt.date, customer_ids: Sequence[int] | None = None) -> int:
         """Post one day's interest on every open loan; idempotent per customer and day."""
         return run_margin(self.engine, lambda uow: accrue_in(uow, yyyymmdd(day), customer_ids, self.clock))
+
+    def accrue_through(self, through: dt.date, customer_ids: Sequence[int] | None = None) -> int:
+        """Post interest for every calendar day since each loan's last accrual through ``through``
+        (ACT/360, weekends and holidays included); idempotent per loan and day."""
+        return run_margin(self.engine, lambda uow: accrue_through_in(uow, through, customer_ids, self.clock))
 
     def write_off(self, customer_id: int, op_id: str) -> OperationResult:
         """After every position is sold: cash pays what it can, the rest of the debt is a loss."""

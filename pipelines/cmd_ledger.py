@@ -286,10 +286,22 @@ def register(app: typer.Typer) -> None:
 
     @ledger_app.command("accrue")
     def accrue(
-        day: str | None = typer.Option(None, "--day", help="YYYY-MM-DD (default today)"),
+        day: str | None = typer.Option(None, "--day", help="one day YYYY-MM-DD (default today)"),
+        through: str | None = typer.Option(
+            None, "--through", help="every calendar day since each loan's last accrual through YYYY-MM-DD"
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
-        """Accrue one day's interest on every open loan (idempotent per loan and day)."""
+        """Accrue interest on every open loan, ACT/360 (idempotent per loan and day)."""
+        if through is not None:
+            t = _parse_day(through)
+            posted = _desk().accrue_through(t)
+            _emit(
+                {"through": t.isoformat(), "posted": posted},
+                as_json,
+                f"interest accrued through {t}: {posted}",
+            )
+            return
         d = _parse_day(day)
         posted = _desk().accrue_interest(d)
         _emit({"day": d.isoformat(), "posted": posted}, as_json, f"interest accrued for {d}: {posted} loans")
@@ -308,6 +320,7 @@ def register(app: typer.Typer) -> None:
         d = _parse_day(day)
         desk = _desk()
         if accrue_first:
+            desk.accrue_through(d)  # weekends and holidays since the last accrual too
             desk.accrue_interest(d)
         report = reconcile_books(desk.engine, d)
         print(

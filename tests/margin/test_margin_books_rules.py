@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine
 
 from creditdesk.business_time import parse_at
@@ -103,3 +105,21 @@ def test_haircut_addon_stored_at_opening_lowers_the_accounts_margin(engine: Engi
     assert desk.margin(CID).collateral_value_minor == round(0.65 * (1_000_000 + 400_000))
     assert desk.buy(CID, "fin-a-6", A, 6, 10_000).reason == "initial_margin_not_met"
     assert desk.buy(CID, "fin-a-5", A, 5, 10_000).ok
+
+
+def test_accrue_through_charges_every_calendar_day_once(engine: Engine) -> None:
+    # Source: CNY margin contract, ACT/360 on every calendar day (creditdesk.daycount):
+    # ¥1,000,000 drawn on Friday at 8.35 %: Friday, Saturday, Sunday = 3 × 23,194 fen by Monday.
+    clock = Clock("2026-11-20T10:00:00+08:00")  # Friday
+    desk = MarginDesk(engine, clock)
+    desk.upsert_instrument(A, "601318.SH", "share", 100_000, index_constituent=True)
+    desk.open_facility(CID, "dec-7", 500_000_000, 835)
+    assert desk.deposit(CID, "dep", 200_000_000).ok
+    assert desk.buy(CID, "fin", A, 3_000, 100_000).ok  # 300,000,000 fen: 100,000,000 of loan
+    assert desk.margin(CID).loan_minor == 100_000_000
+    clock.set("2026-11-23T09:00:00+08:00")  # Monday morning
+    assert desk.accrue_through(dt.date(2026, 11, 22)) == 3
+    assert desk.margin(CID).accrued_interest_minor == 3 * 23_194 == 69_582
+    assert desk.accrue_through(dt.date(2026, 11, 22)) == 0  # idempotent per loan and day
+    assert desk.accrue_through(dt.date(2026, 11, 23)) == 1  # catches up from the last accrued day
+    assert desk.accrue_through(dt.date(2026, 11, 19)) == 0  # before the facility opened: nothing

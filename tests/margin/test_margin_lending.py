@@ -86,10 +86,10 @@ def test_interest_accrues_once_per_day_and_eod_checks_it(engine: Engine) -> None
     assert reconcile_books(engine, dt.date(2026, 1, 20)).breaks[0].kind == "interest"  # not accrued yet
     assert desk.accrue_interest(day) == 1
     assert desk.accrue_interest(day) == 0  # idempotent per customer and day
-    # 300,000 × 7.30 % / 365 = 60.0 minor units
-    assert balance(engine, Code.ACCRUED_INTEREST) == -60
+    # ACT/360 (CNY contract convention, creditdesk.daycount): 300,000 × 7.30 % / 360 = 60.83 -> 61
+    assert balance(engine, Code.ACCRUED_INTEREST) == -61
     income = Ledger(engine).lookup_accounts([platform_account(Code.INTEREST_INCOME, 156)])[0]
-    assert income.credits_posted == 60
+    assert income.credits_posted == 61
     report = reconcile_books(engine, dt.date(2026, 1, 20))
     assert report.ok and report.extra["interest_accruals"] == 1
     desk.sell(CID, "s1", STOCK, 10, 10_000)
