@@ -39,13 +39,13 @@ def _desk() -> Any:
     return MarginDesk(_engine())
 
 
-def _parse_day(day: str | None) -> dt.date:
+def _parse_day(day: str | None, option: str = "--day") -> dt.date:
     if day is None:
         return dt.date.today()
     try:
         return dt.date.fromisoformat(day)
     except ValueError as exc:
-        raise InputError(f"--day must be YYYY-MM-DD, got {day!r}", field="day") from exc
+        raise InputError(f"{option} must be YYYY-MM-DD, got {day!r}", field=option.lstrip("-")) from exc
 
 
 def _op_result(result: Any, as_json: bool) -> None:
@@ -294,7 +294,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Accrue interest on every open loan, ACT/360 (idempotent per loan and day)."""
         if through is not None:
-            t = _parse_day(through)
+            t = _parse_day(through, "--through")
             posted = _desk().accrue_through(t)
             _emit(
                 {"through": t.isoformat(), "posted": posted},
