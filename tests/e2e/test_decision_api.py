@@ -253,3 +253,65 @@ def test_journal_verifies_and_logs_hold_no_pii(
     for value in PII.values():
         assert value not in logs
     assert Path(trained["var"] / "ledger.db").is_file()
+
+
+def test_two_real_workers_racing_twenty_bodies_never_mix_pii(start_api: Any, trained: dict[str, Any]) -> None:
+    """Issue 16: with 2 uvicorn workers, 20 different bodies under one application id once
+    stored a decision with another body's PII (3 of 150 rounds). Now exactly one body wins
+    per id, its PII is the one stored, and every loser gets 409."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from ledger.journal import DecisionJournal
+    from ledger.storage import make_engine
+    from serving.crypto import load_keyring
+    from serving.db import applicant_pii
+    from serving.decide import request_digest, stored_request
+    from serving.pii import PiiVault
+
+    server = start_api(
+        workers=2,
+        var_dir=trained["var"],
+        MLFLOW_TRACKING_URI=trained["uri"],
+        CREDITDESK_RATE_LIMIT_PER_MINUTE="100000",
+        CREDITDESK_RATE_LIMIT_BURST="10000",
+    )
+    deadline = time.monotonic() + 180
+    while httpx.get(f"{server.base_url}/health/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, server.logs()[-3000:]
+        time.sleep(0.5)
+    auth = server.auth("onboarding")
+    app_ids = [710_000 + r for r in range(12)]
+    for app_id in app_ids:
+        bodies = []
+        for i in range(20):
+            body = application(app_id)
+            body["applicant"] = {**PII, "full_name": f"Racer {i}", "national_id": f"RACE{i:04d}"}
+            bodies.append(body)
+        barrier = threading.Barrier(20)
+        statuses: list[int] = []
+
+        def send(body: dict[str, Any], gate: threading.Barrier = barrier, out: list[int] = statuses) -> None:
+            with httpx.Client(base_url=server.base_url, timeout=60) as c:
+                gate.wait()
+                out.append(c.post("/v1/decisions", json=body, headers=auth).status_code)
+
+        threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(statuses) == [201] + [409] * 19, statuses
+    engine = make_engine(f"sqlite:///{trained['var'] / 'ledger.db'}")
+    vault = PiiVault(engine, load_keyring(None, None, trained["var"] / "secrets" / "pii_keys"))
+    journal = DecisionJournal(engine)
+    with engine.connect() as conn:
+        stored_ids = {r[0] for r in conn.execute(sa.select(applicant_pii.c.application_id))}
+    for app_id in app_ids:
+        entry = journal.get_by_application(str(app_id))
+        assert entry is not None and app_id in stored_ids
+        pii = vault.get(app_id)
+        assert request_digest(stored_request(entry.payload, pii)) == entry.payload["request_sha256"]
+    assert journal.verify() == []
+    engine.dispose()
