@@ -29,15 +29,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from creditdesk.errors import InputError
 from pipelines import book_days_ops as ops
 from pipelines.book_inputs import PriceBook
+from pipelines.book_review import review
 from pipelines.book_state import (
     book_days,
     book_decisions,
     book_lines,
+    book_reviews,
     claim_run,
     committed_days,
     create_book_tables,
@@ -275,7 +277,9 @@ def run_day(
         ops.accrue(ctx, prev)
         stage("accrued")
         if last_of_month:
-            ops.provision(ctx)
+            pd_now = review(ctx)
+            stage("reviewed")
+            ops.provision(ctx, pd_now)
             stage("provisioned")
         conn.execute(insert(book_days).values(day=ymd, summary=json.dumps(dict(counts), sort_keys=True)))
     return dict(counts)
@@ -298,6 +302,7 @@ def summarise(book: Book, window: np.ndarray, ran: int) -> dict[str, Any]:
             int(np.datetime64(pd.Timestamp(str(last.day)), "ns").astype(np.int64)) + NS_PER_DAY if last else 0
         )
         labels = labels_from_books(read_credit_transfers(conn), read_facilities(conn), as_of_ns)
+        review = _latest_review(conn)
     provisions = json.loads(last.summary) if last else {}
     as_of = pd.Timestamp(str(last.day)) if last else pd.Timestamp(book.config.start)
     return {
@@ -314,7 +319,31 @@ def summarise(book: Book, window: np.ndarray, ran: int) -> dict[str, Any]:
         "defaults": int(labels["default"].sum()),
         "loss_minor": int(labels["loss_minor"].sum()),
         "vintages": vintages_json(vintage_curves(labels, as_of, max_months=24)),
+        "line_review": review,
     }
+
+
+def _latest_review(conn: Connection) -> dict[str, Any]:
+    """The latest month's review: actions counted, and the early-warning list with reasons."""
+    last = conn.execute(select(func.max(book_reviews.c.month_end))).scalar()
+    if last is None:
+        return {"month_end": None, "actions": {}, "early_warning": []}
+    rows = conn.execute(
+        select(book_reviews).where(book_reviews.c.month_end == last).order_by(book_reviews.c.customer_id)
+    ).all()
+    warn = [
+        {
+            "customer_id": int(r.customer_id),
+            "action": r.action,
+            "reason": r.reason,
+            "pd_at_origination": round(float(r.pd_at_origination), 6),
+            "pd_now": round(float(r.pd_now), 6),
+            "new_limit_minor": int(r.new_limit_minor),
+        }
+        for r in rows
+        if r.early_warning
+    ]
+    return {"month_end": int(last), "actions": dict(Counter(r.action for r in rows)), "early_warning": warn}
 
 
 __all__ = ["Book", "BookClock", "BookConfig", "load_book", "run_book", "run_day", "summarise", "yyyymmdd"]

@@ -36,7 +36,7 @@ from pricing.floating import initial_rate_bps, reprice, repricing_day
 from pricing.provisions import ecl_minor, exposure_at_default_minor, stage_of
 
 CNY = 156
-CALL_MEMORY_DAYS = 90  # a margin call within this many days doubles the behavioural PD
+CALL_MEMORY_DAYS = 90  # a margin call within this many days puts the line on the watch list
 CURE_SHARE_PER_DAY = 0.05  # of the call-meeting probability: chance to cure a shortfall on a day
 
 
@@ -346,23 +346,26 @@ def accrue(ctx: DayContext, prev: np.datetime64) -> None:
         day = day + 1
 
 
-def provision(ctx: DayContext) -> None:
-    """Month end: stage every line, move each allowance to its ECL (released when written off)."""
+def provision(ctx: DayContext, pd_now_by_customer: dict[int, float]) -> None:
+    """Month end: stage every line, move each allowance to its ECL (released when written off).
+
+    PD now = the month's behavioural re-score (``pipelines.book_review``); a margin call in
+    the last 90 days puts the line on the watch list (stage 2)."""
     rows = ctx.lines("open", "collection", "written_off")
     if not rows:
         return
     cids = [r.customer_id for r in rows]
     drawn = np.array([sum(ctx.debt(c)[1:]) for c in cids], dtype=np.int64)
-    recent = np.array(
-        [r.last_call_day and _days_between(r.last_call_day, ctx.ymd) <= CALL_MEMORY_DAYS for r in rows]
+    watch = np.array(
+        [bool(r.last_call_day) and _days_between(r.last_call_day, ctx.ymd) <= CALL_MEMORY_DAYS for r in rows]
     )
     pd_orig = np.array([r.pd_12m for r in rows])
-    pd_now = np.minimum(np.where(recent, 2 * pd_orig, pd_orig), 1.0)
+    pd_now = np.array([pd_now_by_customer.get(r.customer_id, r.pd_12m) for r in rows])
     dpd = np.array(
         [_days_between(r.shortfall_since, ctx.ymd) if r.status == "collection" else 0 for r in rows]
     )
     written = np.array([r.status == "written_off" for r in rows])
-    stage = stage_of(pd_now, pd_orig, dpd, written, rules=ctx.book.config.staging)
+    stage = stage_of(pd_now, pd_orig, dpd, written, watch, rules=ctx.book.config.staging)
     ead = exposure_at_default_minor(drawn, [r.limit_minor for r in rows], [r.ccf for r in rows])
     eir = np.array([r.rate_bps / 10_000 for r in rows])
     ecl = ecl_minor(stage, pd_now, [r.lgd for r in rows], ead, eir, ctx.book.config.staging)

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -90,6 +91,21 @@ book_decisions = Table(
     Column("application_day", Integer, nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("record", Text, nullable=False),  # JSON: the decision's numbers and inputs
+)
+
+
+book_reviews = Table(
+    "book_reviews",
+    book_metadata,
+    Column("month_end", Integer, primary_key=True),  # yyyymmdd of the review
+    Column("customer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("action", String(8), nullable=False),  # keep / cut / freeze / raise
+    Column("reason", String(80), nullable=False),
+    Column("early_warning", Boolean, nullable=False),
+    Column("old_limit_minor", BigInteger, nullable=False),
+    Column("new_limit_minor", BigInteger, nullable=False),
+    Column("pd_at_origination", Float, nullable=False),
+    Column("pd_now", Float, nullable=False),  # behavioural re-score at month end
 )
 
 
@@ -186,6 +202,7 @@ __all__ = [
     "book_decisions",
     "book_lines",
     "book_metadata",
+    "book_reviews",
     "book_runs",
     "claim_run",
     "committed_days",

@@ -31,6 +31,7 @@ DUMPED = (
     "book_days",
     "book_lines",
     "book_decisions",
+    "book_reviews",
 )
 
 
@@ -115,6 +116,11 @@ def test_killed_mid_day_resumes_to_the_same_books_and_eod_is_clean_every_day(
     assert breaks == {}  # ledger eod (with that day's interest check) clean after every day
     assert whole["totals"]["opened"] > 0 and whole["totals"]["buys"] > 0
     assert whole["defaults"] > 0, whole  # the stressed run defaults some lines, read back from the books
+    review = whole["line_review"]  # month-end re-scoring from the ledger + line review of every live line
+    assert review["month_end"] == 20081031
+    assert sum(review["actions"].values()) == whole["lines"].get("open", 0) + whole["lines"].get(
+        "collection", 0
+    )
 
     kill_day = 20080915
 
