@@ -21,17 +21,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from creditdesk.errors import InputError
-from models.calibration import Calibration
+from models.calibration import PD_MIN, Calibration
+from models.conservatism import apply_moc
 from models.ead import CCFByGrade
 from models.encoding import FrameEncoder
-from models.lgd import TwoStageLGD
+from models.lgd import TwoStageLGD, two_stage_predict
 from models.master_scale import DEFAULT_GRADE, grade_of
-from models.pd_model import LightGBMPD
 from models.reasons import MAX_REASONS, Reason, reasons_for_rows
-
-SINGLE_THREAD_BELOW_ROWS = 1000
-"""Small batches predict on one thread: waking OpenMP workers costs more than a few rows'
-work, and on a busy machine a barrier wait turns microseconds into milliseconds."""
+from models.scorecard import LinearWoE
+from models.selection import Stack
+from models.threads import threads_for
 
 PD_META = "pd_meta.json"
 PD_BOOSTER = "pd_booster.txt"
@@ -49,25 +48,38 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def save_pd_bundle(
-    model: LightGBMPD,
+    model: Any,
     out_dir: Path,
     *,
     descriptions: Mapping[str, str] | None = None,
     catalogue_version: str | None = None,
+    moc: Mapping[str, Any] | None = None,
 ) -> Path:
+    """Write a PD bundle from a ``LightGBMPD`` or a fitted ``SelectedPD`` (its chosen kind).
+
+    ``moc`` is the margin of conservatism (``models.conservatism``) applied on top of the
+    model's PD when scoring; recorded in the bundle so every consumer applies the same one.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.booster_.save_model(str(out_dir / PD_BOOSTER))
-    names = model.encoder_.feature_names
+    lgbm = getattr(model, "lightgbm_", model)
+    lgbm.booster_.save_model(str(out_dir / PD_BOOSTER))
+    names = lgbm.encoder_.feature_names
+    woe = getattr(model, "woe_", None)
+    stack = getattr(model, "stack_", None)
     _write_json(
         out_dir / PD_META,
         {
             "kind": "pd",
-            "encoder": model.encoder_.to_dict(),
-            "calibration": model.calibration_.to_dict(),
-            "monotone": {n: int(c) for n, c in zip(names, model.monotone_constraints_, strict=True) if c},
+            "model": getattr(model, "choice_", "lightgbm"),
+            "encoder": lgbm.encoder_.to_dict(),
+            "calibration": lgbm.calibration_.to_dict(),
+            "woe": None if woe is None else woe.to_dict(),
+            "stack": None if stack is None else stack.to_dict(),
+            "moc": None if moc is None else dict(moc),
+            "monotone": {n: int(c) for n, c in zip(names, lgbm.monotone_constraints_, strict=True) if c},
             "descriptions": {n: (descriptions or {}).get(n, n) for n in names},
             "catalogue_version": catalogue_version,
-            "best_iteration": model.best_iteration_,
+            "best_iteration": lgbm.best_iteration_,
         },
     )
     return out_dir
@@ -100,7 +112,7 @@ def save_ead_bundle(model: CCFByGrade, out_dir: Path) -> Path:
 
 
 def _threads(X: NDArray[np.float64]) -> dict[str, Any]:
-    return {"num_threads": 1} if X.shape[0] < SINGLE_THREAD_BELOW_ROWS else {}
+    return threads_for(X.shape[0])
 
 
 def _find(root: Path, name: str) -> Path:
@@ -116,6 +128,13 @@ def _find(root: Path, name: str) -> Path:
 
 @dataclass
 class PDScorer:
+    """The registered PD as numbers: ``model`` says which candidate the selection kept.
+
+    ``lightgbm``: calibrated booster margin; ``scorecard``: the WoE table's log-odds;
+    ``blend``: the stack over both. The booster is always present (it is the LightGBM
+    candidate), so tools that read it keep working; ``moc`` adds the margin of conservatism.
+    """
+
     booster: lgb.Booster
     encoder: FrameEncoder
     calibration: Calibration
@@ -123,25 +142,58 @@ class PDScorer:
     monotone: dict[str, int]
     catalogue_version: str | None
     instruments_path: Path | None = None
+    model: str = "lightgbm"
+    woe: LinearWoE | None = None
+    stack: Stack | None = None
+    moc: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, root: Path) -> PDScorer:
         meta = json.loads(_find(root, PD_META).read_text())
         booster_path = _find(root, PD_BOOSTER)
-        booster = lgb.Booster(model_file=str(booster_path))
         instruments = booster_path.parent / INSTRUMENTS_FILE
         return cls(
-            booster=booster,
+            booster=lgb.Booster(model_file=str(booster_path)),
             encoder=FrameEncoder.from_dict(meta["encoder"]),
             calibration=Calibration.from_dict(meta["calibration"]),
             descriptions=dict(meta.get("descriptions", {})),
             monotone={k: int(v) for k, v in meta.get("monotone", {}).items()},
             catalogue_version=meta.get("catalogue_version"),
             instruments_path=instruments if instruments.is_file() else None,
+            model=str(meta.get("model", "lightgbm")),
+            woe=LinearWoE.from_dict(meta["woe"]) if meta.get("woe") else None,
+            stack=Stack.from_dict(meta["stack"]) if meta.get("stack") else None,
+            moc=meta.get("moc"),
         )
 
+    def model_pd(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The selected model's PD before the margin of conservatism."""
+        if self.model == "lightgbm":
+            return self.calibration.apply(self.booster.predict(X, raw_score=True, **_threads(X)))
+        assert self.woe is not None, f"a {self.model} PD bundle carries a WoE table"
+        logit = self.woe.logit(X)
+        if self.model == "blend":
+            assert self.stack is not None
+            logit = self.stack.apply(
+                np.asarray(self.booster.predict(X, raw_score=True, **_threads(X))), logit
+            )
+        return np.clip(1.0 / (1.0 + np.exp(-logit)), PD_MIN, 1.0 - PD_MIN)
+
     def pd_from_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        return self.calibration.apply(self.booster.predict(X, raw_score=True, **_threads(X)))
+        pd_ = self.model_pd(X)
+        return pd_ if self.moc is None else apply_moc(pd_, self.moc)
+
+    def contributions(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per-feature log-odds contributions (n, p) of the selected model, for reason codes."""
+        p = len(self.encoder.feature_names)
+        if self.model == "scorecard":
+            assert self.woe is not None
+            return self.woe.contributions(X)
+        shap = np.asarray(self.booster.predict(X, pred_contrib=True, **_threads(X)))[:, :p]
+        if self.model == "blend":
+            assert self.woe is not None and self.stack is not None
+            return self.stack.a_lgb * shap + self.stack.a_woe * self.woe.contributions(X)
+        return shap
 
 
 @dataclass
@@ -166,11 +218,7 @@ class LGDScorer:
         )
 
     def lgd_from_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        kw = _threads(X)
-        p_loss = (
-            self.loss.predict(X, **kw) if self.loss is not None else np.full(X.shape[0], self.p_loss_constant)
-        )
-        return np.clip(np.asarray(p_loss) * np.asarray(self.severity.predict(X, **kw)), 0.0, 1.0)
+        return two_stage_predict(X, self.severity, self.loss, self.p_loss_constant, **_threads(X))
 
 
 @dataclass
@@ -255,7 +303,7 @@ class ChampionSet:
         ccf = self.ead.ccf(grades)
         reasons: list[list[Reason]] = []
         if with_reasons:
-            contrib = np.asarray(self.pd.booster.predict(matrix, pred_contrib=True, **_threads(matrix)))
+            contrib = self.pd.contributions(matrix)
             reasons = reasons_for_rows(
                 contrib, self.pd.encoder.feature_names, self.pd.descriptions, k=max_reasons
             )

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from creditdesk.errors import InputError
 from models.encoding import FrameEncoder
+from models.threads import TRAIN_THREADS
 
 LOSS_THRESHOLD = 1e-6
 """An LGD at or below this counts as "no loss" in the first stage."""
@@ -43,6 +44,22 @@ def regression_metrics(y: ArrayLike, pred: ArrayLike) -> dict[str, float]:
         "rmse": float(np.sqrt(np.mean(err**2))),
         "r2": float(1.0 - np.sum(err**2) / ss_tot) if ss_tot > 0 else 0.0,
     }
+
+
+def two_stage_predict(
+    matrix: NDArray[np.float64],
+    severity: Any,
+    loss: Any | None,
+    p_loss_constant: float | None,
+    **predict_kw: Any,
+) -> NDArray[np.float64]:
+    """LGD = P(loss) × E[share | loss], clipped to [0, 1]: the one LGD prediction, used by the
+    estimator and by the numpy scorer of a loaded bundle alike."""
+    if loss is not None:
+        p_loss = np.asarray(loss.predict(matrix, **predict_kw))
+    else:
+        p_loss = np.full(matrix.shape[0], p_loss_constant)
+    return np.clip(p_loss * np.asarray(severity.predict(matrix, **predict_kw)), 0.0, 1.0)
 
 
 class MeanLGD(RegressorMixin, BaseEstimator):
@@ -116,7 +133,7 @@ class TwoStageLGD(RegressorMixin, BaseEstimator):
         reg_lambda: float = 5.0,
         categorical: list[str] | None = None,
         random_state: int = 42,
-        n_jobs: int = 1,
+        n_jobs: int = TRAIN_THREADS,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -169,12 +186,7 @@ class TwoStageLGD(RegressorMixin, BaseEstimator):
         return self
 
     def predict_from_matrix(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
-        if self.loss_booster_ is not None:
-            p_loss = np.asarray(self.loss_booster_.predict(matrix))
-        else:
-            p_loss = np.full(matrix.shape[0], self.p_loss_constant_)
-        severity = np.asarray(self.severity_booster_.predict(matrix))
-        return np.clip(p_loss * severity, 0.0, 1.0)
+        return two_stage_predict(matrix, self.severity_booster_, self.loss_booster_, self.p_loss_constant_)
 
     def predict(self, X: pd.DataFrame) -> NDArray[np.float64]:
         return self.predict_from_matrix(self.encoder_.transform(X))

@@ -23,8 +23,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from creditdesk.errors import InputError
-from models.calibration import Calibration, choose_calibration
+from models.calibration import choose_calibration
 from models.encoding import FrameEncoder
+from models.threads import TRAIN_THREADS
 
 
 def _as_frame(X: Any) -> pd.DataFrame:
@@ -78,7 +79,7 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
         cv_folds: int = 4,
         calibration: Literal["auto", "platt", "isotonic"] = "auto",
         random_state: int = 42,
-        n_jobs: int = 1,
+        n_jobs: int = TRAIN_THREADS,
     ) -> None:
         self.learning_rate = learning_rate
         self.n_estimators = n_estimators
@@ -142,64 +143,93 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
         return lgb.Dataset(X, label=y, categorical_feature=cat_idx or "auto", free_raw_data=False)
 
     # ---- fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, y: ArrayLike) -> LightGBMPD:
+    def _prepare(self, X: Any, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Learn the encoder and the LightGBM parameters; return the float matrix and the target."""
         frame = _as_frame(X)
         y_arr = _binary(y)
         if len(frame) != y_arr.size:
             raise InputError(f"X has {len(frame)} rows but y has {y_arr.size}", field="y")
         self.encoder_ = FrameEncoder.fit(frame, self.categorical)
-        matrix = self.encoder_.transform(frame)
-        cat_idx = self.encoder_.categorical_indices
         names = self.encoder_.feature_names
-        params = self.lgb_params(names, set(self.encoder_.categories))
-        self.params_ = params
+        self.params_ = self.lgb_params(names, set(self.encoder_.categories))
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         self.classes_ = np.array([0, 1])
-        self.monotone_constraints_ = list(params.get("monotone_constraints", [0] * len(names)))
-        callbacks: list[Any] = [
-            lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
-        ]
+        self.monotone_constraints_ = list(self.params_.get("monotone_constraints", [0] * len(names)))
+        return self.encoder_.transform(frame), y_arr
 
-        if self.validation == "holdout":
-            idx = np.arange(y_arr.size)
-            tr, ho = train_test_split(
-                idx, test_size=self.holdout_fraction, stratify=y_arr, random_state=self.random_state
-            )
-            train_set = self._dataset(matrix[tr], y_arr[tr], cat_idx)
-            valid_set = lgb.Dataset(matrix[ho], label=y_arr[ho], reference=train_set)
-            booster = lgb.train(
-                params, train_set, self.n_estimators, valid_sets=[valid_set], callbacks=callbacks
-            )
-            self.best_iteration_ = int(booster.best_iteration or self.n_estimators)
-            calib_raw = booster.predict(matrix[ho], num_iteration=self.best_iteration_, raw_score=True)
-            calib_y = y_arr[ho]
-        else:
-            folds = StratifiedKFold(n_splits=self.cv_folds, shuffle=True, random_state=self.random_state)
-            calib_raw = np.empty(y_arr.size)
-            best: list[int] = []
-            fold_boosters = []
-            for tr, va in folds.split(matrix, y_arr):
-                train_set = self._dataset(matrix[tr], y_arr[tr], cat_idx)
-                valid_set = lgb.Dataset(matrix[va], label=y_arr[va], reference=train_set)
-                fb = lgb.train(
-                    params, train_set, self.n_estimators, valid_sets=[valid_set], callbacks=callbacks
-                )
-                best.append(int(fb.best_iteration or self.n_estimators))
-                fold_boosters.append((fb, va))
-            # all folds share one iteration count so the OOF margins match the final model's scale
-            self.best_iteration_ = int(np.mean(best))
-            for fb, va in fold_boosters:
-                calib_raw[va] = fb.predict(matrix[va], num_iteration=self.best_iteration_, raw_score=True)
-            calib_y = y_arr
-            booster = lgb.train(params, self._dataset(matrix, y_arr, cat_idx), self.best_iteration_)
+    def _early_stopped(
+        self,
+        matrix: NDArray[np.float64],
+        y: NDArray[np.float64],
+        tr: NDArray[np.int64],
+        va: NDArray[np.int64],
+    ) -> lgb.Booster:
+        """One booster trained on ``tr`` and early-stopped on ``va``."""
+        cat_idx = self.encoder_.categorical_indices
+        train_set = self._dataset(matrix[tr], y[tr], cat_idx)
+        valid_set = lgb.Dataset(matrix[va], label=y[va], reference=train_set)
+        stop = lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
+        return lgb.train(self.params_, train_set, self.n_estimators, valid_sets=[valid_set], callbacks=[stop])
 
+    def cv_splits(self, y: NDArray[np.float64]) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+        """The inner folds (stratified, shuffled, ``random_state``): the same for every candidate."""
+        folds = StratifiedKFold(n_splits=self.cv_folds, shuffle=True, random_state=self.random_state)
+        return list(folds.split(np.zeros(y.size), y))
+
+    def cv_margins(self, X: Any, y: ArrayLike) -> tuple[NDArray[np.float64], int]:
+        """Out-of-fold raw margins and the shared iteration count, without the final fit.
+
+        All folds are scored at one iteration count (the mean best iteration), so the OOF
+        margins sit on the scale of the final model trained with that count. Model
+        selection compares candidates on these margins before paying for a final fit.
+        """
+        matrix, y_arr = self._prepare(X, y)
+        oof = np.empty(y_arr.size)
+        fitted = [(self._early_stopped(matrix, y_arr, tr, va), va) for tr, va in self.cv_splits(y_arr)]
+        best = int(np.mean([int(b.best_iteration or self.n_estimators) for b, _ in fitted]))
+        for booster, va in fitted:
+            oof[va] = booster.predict(matrix[va], num_iteration=best, raw_score=True)
+        return oof, best
+
+    def fit_with_margins(
+        self, X: Any, y: ArrayLike, oof_raw: NDArray[np.float64], best_iteration: int
+    ) -> LightGBMPD:
+        """The final booster on every row with ``best_iteration`` rounds, calibrated on ``oof_raw``."""
+        matrix, y_arr = self._prepare(X, y)
+        self.best_iteration_ = int(best_iteration)
+        cat_idx = self.encoder_.categorical_indices
+        booster = lgb.train(self.params_, self._dataset(matrix, y_arr, cat_idx), self.best_iteration_)
+        self.oof_raw_ = np.asarray(oof_raw, dtype=np.float64)
+        return self._finish(booster, self.oof_raw_, y_arr)
+
+    def _finish(
+        self, booster: lgb.Booster, calib_raw: NDArray[np.float64], calib_y: NDArray[np.float64]
+    ) -> LightGBMPD:
         # keep only the trees in use: the online path calls Booster.predict with no options
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=self.best_iteration_))
         self.calibration_, self.calibration_losses_ = choose_calibration(
             calib_raw, calib_y, self.calibration, seed=self.random_state
         )
         return self
+
+    def fit(self, X: Any, y: ArrayLike) -> LightGBMPD:
+        if self.validation == "cv":
+            oof, best = self.cv_margins(X, y)
+            return self.fit_with_margins(X, y, oof, best)
+        matrix, y_arr = self._prepare(X, y)
+        tr, ho = train_test_split(
+            np.arange(y_arr.size),
+            test_size=self.holdout_fraction,
+            stratify=y_arr,
+            random_state=self.random_state,
+        )
+        booster = self._early_stopped(matrix, y_arr, tr, ho)
+        self.best_iteration_ = int(booster.best_iteration or self.n_estimators)
+        calib_raw = np.asarray(
+            booster.predict(matrix[ho], num_iteration=self.best_iteration_, raw_score=True)
+        )
+        return self._finish(booster, calib_raw, y_arr[ho])
 
     def fit_dask(self, X: Any, y: ArrayLike, client: Any, n_estimators: int | None = None) -> LightGBMPD:
         """Same model trained with ``lightgbm.dask`` on a Dask cluster.
@@ -211,17 +241,8 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
         import dask.array as da
         from lightgbm.dask import DaskLGBMClassifier
 
-        frame = _as_frame(X)
-        y_arr = _binary(y)
-        self.encoder_ = FrameEncoder.fit(frame, self.categorical)
-        matrix = self.encoder_.transform(frame)
-        names = self.encoder_.feature_names
-        params = self.lgb_params(names, set(self.encoder_.categories))
-        self.params_ = params
-        self.feature_names_in_ = np.asarray(names, dtype=object)
-        self.n_features_in_ = len(names)
-        self.classes_ = np.array([0, 1])
-        self.monotone_constraints_ = list(params.get("monotone_constraints", [0] * len(names)))
+        matrix, y_arr = self._prepare(X, y)
+        params = self.params_
         idx = np.arange(y_arr.size)
         tr, ho = train_test_split(
             idx, test_size=self.holdout_fraction, stratify=y_arr, random_state=self.random_state
@@ -275,10 +296,3 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
         split = self.booster_.feature_importance(importance_type="split")
         frame = pd.DataFrame({"feature": self.encoder_.feature_names, "gain": gain, "split": split})
         return frame.sort_values("gain", ascending=False).reset_index(drop=True)
-
-    def calibration_dict(self) -> dict[str, Any]:
-        return self.calibration_.to_dict()
-
-
-def calibrated(calibration: Mapping[str, Any]) -> Calibration:
-    return Calibration.from_dict(dict(calibration))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -126,3 +127,109 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
 
     def table(self) -> pd.DataFrame:
         return self.scorecard_.table(style="summary")
+
+
+@dataclass(frozen=True)
+class LinearWoE:
+    """A fitted scorecard as plain numbers: log-odds = intercept + Σ coef_j · WoE_j(x_j).
+
+    Applied with numpy on the same float matrix as the booster (``FrameEncoder`` order:
+    categoricals as integer codes, NaN for missing or unseen), so the online path can score
+    a scorecard, or a blend that contains one, without optbinning or pandas. Numeric bins
+    are [edge_i, edge_i+1) as in optbinning; a categorical's table has one WoE per level code.
+    ``centre`` is each feature's mean contribution on the training rows: contributions are
+    reported against it, as TreeSHAP values are against the expected value.
+    """
+
+    intercept: float
+    coef: tuple[float, ...]
+    edges: tuple[tuple[float, ...] | None, ...]  # None for a categorical feature
+    woe: tuple[tuple[float, ...], ...]  # per bin (numeric) or per level code (categorical)
+    woe_missing: tuple[float, ...]
+    centre: tuple[float, ...]
+
+    def _woe(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.empty_like(matrix, dtype=np.float64)
+        for j, table in enumerate(self.woe):
+            col = matrix[:, j]
+            missing = np.isnan(col)
+            values = np.asarray(table, dtype=np.float64)
+            edges = self.edges[j]
+            if edges is None:
+                idx = np.where(missing, 0, col).astype(np.int64)
+                ok = ~missing & (idx >= 0) & (idx < values.size)
+                out[:, j] = np.where(ok, values[np.clip(idx, 0, values.size - 1)], self.woe_missing[j])
+            else:
+                idx = np.searchsorted(
+                    np.asarray(edges, dtype=np.float64), np.where(missing, 0, col), side="right"
+                )
+                out[:, j] = np.where(missing, self.woe_missing[j], values[idx])
+        return out
+
+    def contributions(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per-feature log-odds contributions against the training mean (n, p)."""
+        return self._woe(np.atleast_2d(matrix)) * np.asarray(self.coef) - np.asarray(self.centre)
+
+    def logit(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(self._woe(np.atleast_2d(matrix)) @ np.asarray(self.coef) + self.intercept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intercept": self.intercept,
+            "coef": list(self.coef),
+            "edges": [None if e is None else list(e) for e in self.edges],
+            "woe": [list(w) for w in self.woe],
+            "woe_missing": list(self.woe_missing),
+            "centre": list(self.centre),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LinearWoE:
+        return cls(
+            intercept=float(data["intercept"]),
+            coef=tuple(float(v) for v in data["coef"]),
+            edges=tuple(None if e is None else tuple(float(v) for v in e) for e in data["edges"]),
+            woe=tuple(tuple(float(v) for v in w) for w in data["woe"]),
+            woe_missing=tuple(float(v) for v in data["woe_missing"]),
+            centre=tuple(float(v) for v in data["centre"]),
+        )
+
+
+def linear_woe(
+    scorecard: WoEScorecard,
+    feature_names: list[str],
+    categories: Mapping[str, list[str]],
+    matrix: NDArray[np.float64],
+) -> LinearWoE:
+    """The numpy form of a fitted ``WoEScorecard`` over the encoder's columns.
+
+    ``categories`` are the encoder's level lists (code i = level i); ``matrix`` is the
+    encoded training data, used only for the contribution centres. Features the binning
+    process dropped (IV below ``min_iv``) get coefficient 0.
+    """
+    card = scorecard.scorecard_
+    process = card.binning_process_
+    selected = [str(n) for n in process.get_support(names=True)]
+    coef_of = dict(zip(selected, card.estimator_.coef_.ravel().tolist(), strict=True))
+    edges: list[tuple[float, ...] | None] = []
+    woe: list[tuple[float, ...]] = []
+    missing: list[float] = []
+    for name in feature_names:
+        binning = process.get_binned_variable(name)
+        if name in categories:
+            levels = np.asarray(categories[name], dtype=object)
+            values = binning.transform(levels, metric="woe") if levels.size else np.zeros(0)
+            edges.append(None)
+        else:
+            splits = np.asarray(binning.splits, dtype=np.float64)
+            reps = np.r_[splits[:1] - 1.0, splits] if splits.size else np.zeros(1)
+            values = binning.transform(reps, metric="woe")
+            edges.append(tuple(float(v) for v in splits))
+        woe.append(tuple(float(v) for v in np.asarray(values, dtype=np.float64)))
+        nan_input = np.array([np.nan], dtype=object if name in categories else np.float64)
+        missing.append(float(np.asarray(binning.transform(nan_input, metric="woe"), dtype=np.float64)[0]))
+    coef = tuple(float(coef_of.get(n, 0.0)) for n in feature_names)
+    partial = LinearWoE(float(card.estimator_.intercept_[0]), coef, tuple(edges), tuple(woe), tuple(missing),
+                        tuple(0.0 for _ in feature_names))  # fmt: skip
+    centre = tuple(float(v) for v in (partial._woe(matrix) * np.asarray(coef)).mean(axis=0))
+    return LinearWoE(partial.intercept, coef, partial.edges, partial.woe, partial.woe_missing, centre)

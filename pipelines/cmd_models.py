@@ -15,9 +15,10 @@ from typing import Any
 import typer
 
 from creditdesk.errors import InputError
-from creditdesk.parquet import check_parquet
 
 DATASETS = ("german", "taiwan", "gmsc", "lending_club")
+
+app = typer.Typer(help="PD/LGD/EAD models: train, benchmark, evaluate, promote, score.", no_args_is_help=True)
 DEFAULT_FOLDS = {"german": 10}
 
 
@@ -84,239 +85,179 @@ def _table(title: str, rows: list[tuple[str, Any, Any]], headers: tuple[str, str
     Console().print(table)
 
 
-def register(app: typer.Typer) -> None:
-    """Add this room's commands to ``app``; commands import heavy libraries in their bodies."""
+@app.command("train")
+def train_cmd(
+    features: Path | None = typer.Option(
+        None, help="folder with features.parquet + labels.parquet, or a raw population"
+    ),
+    dataset: str | None = typer.Option(None, help="public dataset: german, taiwan, gmsc, lending_club"),
+    csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
+    spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
+    dask: bool = typer.Option(False, "--dask", help="train with lightgbm.dask (local 2-worker cluster)"),
+    scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --dask)"),
+    no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
+    tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    budget_trials: int = typer.Option(10, help="Optuna trials for the LightGBM candidate"),
+    budget_seconds: float = typer.Option(40.0, help="tuning time for the LightGBM candidate, seconds"),
+    as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+) -> None:
+    """Select the PD (tuned LightGBM, WoE scorecard or blend, by inner CV), fit LGD and EAD; validate
+    out of time where the data is dated; log to MLflow; register as challenger.
 
-    @app.command("train")
-    def train_cmd(
-        features: Path | None = typer.Option(
-            None, help="folder with features.parquet + labels.parquet, or a raw population"
-        ),
-        dataset: str | None = typer.Option(None, help="public dataset: german, taiwan, gmsc, lending_club"),
-        csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
-        spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
-        dask: bool = typer.Option(False, "--dask", help="train with lightgbm.dask (local 2-worker cluster)"),
-        scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --dask)"),
-        no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
-        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
-        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
-    ) -> None:
-        """Train PD (+ scorecard challenger), LGD and EAD; validate; log to MLflow; register as challenger.
+    Only the platform's own data (--features) is registered: public datasets have no LGD/EAD
+    labels and other features than the catalogue, so their runs are logged, not registered.
+    """
+    from pipelines.training import Budget, train
 
-        Only the platform's own data (--features) is registered: public datasets have no LGD/EAD
-        labels and other features than the catalogue, so their runs are logged, not registered.
-        """
-        from pipelines.training import train
-
-        if scheduler and not dask:
-            raise InputError("--scheduler needs --dask", field="scheduler")
-        data = _source(features, dataset, csv, spec)
-        with _progress(f"training on {data.name}") as step:
-            summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
-                            tracking_uri=tracking_uri, progress=step)  # fmt: skip
-        if as_json:
-            _print_json(summary)
-            return
-        metrics = ("auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share", "psi_train_test")
-        rows = [(k, summary.get(k), summary.get("auc_scorecard") if k == "auc" else "") for k in metrics]
-        _table(f"{data.name}: hold-out ({summary['split']})", rows, ("metric", "PD model", "scorecard"))
-        if "lgd" in summary:
-            lgd = summary["lgd"]
-            _table(
-                "LGD on test defaults",
-                [(m, v["mae"], v["r2"]) for m, v in lgd.items()],
-                ("model", "MAE", "R²"),
-            )
-        if summary.get("dask"):
-            typer.echo(
-                f"dask AUC {summary['dask']['auc_dask']:.4f} "
-                f"vs in-process {summary['dask']['auc_in_process']:.4f}"
-            )
+    if scheduler and not dask:
+        raise InputError("--scheduler needs --dask", field="scheduler")
+    budget = Budget(budget_trials, budget_seconds)
+    data = _source(features, dataset, csv, spec)
+    with _progress(f"training on {data.name}") as step:
+        summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
+                        tracking_uri=tracking_uri, budget=budget, progress=step)  # fmt: skip
+    if as_json:
+        _print_json(summary)
+        return
+    metrics = ("auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share", "psi_train_test")
+    rows = [(k, summary.get(k), summary.get("auc_scorecard") if k == "auc" else "") for k in metrics]
+    _table(f"{data.name}: hold-out ({summary['split']}), selected PD: {summary['pd_model']}", rows,
+           ("metric", "selected PD", "scorecard"))  # fmt: skip
+    if "lgd" in summary:
+        lgd = summary["lgd"]
+        _table(
+            "LGD on test defaults",
+            [(m, v["mae"], v["r2"]) for m, v in lgd.items()],
+            ("model", "MAE", "R²"),
+        )
+    if summary.get("dask"):
         typer.echo(
-            f"registered: {summary.get('registered') or 'nothing'}; run {summary['run_id']}; "
-            f"pack {summary['out_dir']}"
+            f"dask AUC {summary['dask']['auc_dask']:.4f} "
+            f"vs in-process {summary['dask']['auc_in_process']:.4f}"
         )
+    typer.echo(
+        f"registered: {summary.get('registered') or summary['registration']}; run {summary['run_id']}; "
+        f"pack {summary['out_dir']}"
+    )
 
-    @app.command("benchmark")
-    def benchmark_cmd(
-        dataset: str | None = typer.Option(None, help="german, taiwan, gmsc or lending_club"),
-        csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
-        spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
-        folds: int | None = typer.Option(
-            None, help="K for stratified K-fold (default 10 for german, else 5)"
-        ),
-        pd_validation: str = typer.Option(
-            "holdout",
-            help="PD early stopping/calibration: holdout (fast) or cv (inner 4-fold, uses every row)",
-        ),
-        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
-    ) -> None:
-        """Cross-validated PD model vs WoE scorecard (or out of time where the spec has a test period)."""
-        from pipelines.training import benchmark
 
-        if pd_validation not in ("holdout", "cv"):
-            raise InputError(
-                f"--pd-validation must be holdout or cv, got {pd_validation!r}", field="pd_validation"
-            )
-        data = _source(None, dataset, csv, spec)
-        k = folds if folds is not None else DEFAULT_FOLDS.get(dataset or "", 5)
-        with _progress(f"benchmark on {data.name}") as step:
-            result = benchmark(data, folds=k, progress=step, validation=pd_validation)
-        result["pd_validation"] = pd_validation
-        if as_json:
-            _print_json(result)
-            return
-        rows = [(m, result[m], result.get(f"{m}_scorecard", "")) for m in ("auc", "gini", "ks", "brier")]
-        rows += [("ece", result["ece"], ""), ("jeffreys_pass_share", result["jeffreys_pass_share"], "")]
-        title = f"{data.name}: {result['validation']}, n={result['n']}, bad rate {result['bad_rate']:.3f}"
-        _table(title, rows, ("metric", "LightGBM PD", "WoE scorecard"))
+@app.command("benchmark")
+def benchmark_cmd(
+    dataset: str | None = typer.Option(None, help="german, taiwan, gmsc or lending_club"),
+    csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
+    spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
+    folds: int | None = typer.Option(None, help="K for stratified K-fold (default 10 for german, else 5)"),
+    budget_trials: int = typer.Option(10, help="Optuna trials per fit for the LightGBM candidate"),
+    budget_seconds: float = typer.Option(40.0, help="tuning time per fit, seconds"),
+    as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+) -> None:
+    """Nested CV of the PD selection (tuned LightGBM, WoE scorecard, blend), every candidate reported."""
+    from pipelines.training import Budget, benchmark
 
-    @app.command("promote")
-    def promote_cmd(
-        version: int | None = typer.Option(None, help="creditdesk-pd version (default: @challenger)"),
-        force: bool = typer.Option(False, "--force", help="promote even if the gate fails (needs --reason)"),
-        reason: str | None = typer.Option(None, help="why the gate is overridden; recorded as a tag"),
-        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
-        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
-    ) -> None:
-        """Move the `champion` alias through the gate (AUC, Jeffreys calibration, monotonicity)."""
-        from models.registry import promote
+    budget = Budget(budget_trials, budget_seconds)
+    data = _source(None, dataset, csv, spec)
+    k = folds if folds is not None else DEFAULT_FOLDS.get(dataset or "", 5)
+    with _progress(f"benchmark on {data.name}") as step:
+        result = benchmark(data, folds=k, budget=budget, progress=step)
+    if as_json:
+        _print_json(result)
+        return
+    cands = result["candidates"]
+    rows = [(m, result[m], " / ".join(f"{n} {c[m]:.4f}" for n, c in cands.items()))
+            for m in ("auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share")]  # fmt: skip
+    title = (f"{data.name}: {result['validation']}, n={result['n']}, bad rate {result['bad_rate']:.3f}, "
+             f"selected {result['selected_per_fold']}")  # fmt: skip
+    _table(title, rows, ("metric", "selected", "candidates"))
 
-        with _progress("promotion gate") as step:
-            step("scoring champion and challenger on the same hold-out")
-            result = promote(version=version, force=force, reason=reason, tracking_uri=tracking_uri)
-        if as_json:
-            _print_json(result)
-        else:
-            state = "promoted" if result["promoted"] else "NOT promoted"
-            typer.echo(
-                f"{state}: {result['versions']} (gate {'passed' if result['gate_passed'] else 'failed'})"
-            )
-            for text in result["gate_reasons"]:
-                typer.echo(f"  - {text}")
-        if not result["promoted"]:
-            raise typer.Exit(1)
 
-    @app.command("evaluate")
-    def evaluate_cmd(
-        features: Path = typer.Option(
-            ..., help="labelled data: features.parquet + labels.parquet, or a raw population"
-        ),
-        alias: str = typer.Option("champion", help="registry alias to evaluate"),
-        out: Path | None = typer.Option(
-            None, help="folder for the validation pack (default var/evaluations/...)"
-        ),
-        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
-        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
-    ) -> None:
-        """Score labelled data with a registered model set and write its validation pack."""
-        import time
+@app.command("promote")
+def promote_cmd(
+    version: int | None = typer.Option(None, help="creditdesk-pd version (default: @challenger)"),
+    force: bool = typer.Option(False, "--force", help="promote even if the gate fails (needs --reason)"),
+    reason: str | None = typer.Option(None, help="why the gate is overridden; recorded as a tag"),
+    tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+) -> None:
+    """Move the `champion` alias through the gate (AUC, Jeffreys calibration, monotonicity)."""
+    from models.registry import promote
 
-        import numpy as np
+    with _progress("promotion gate") as step:
+        step("scoring champion and challenger on the same hold-out")
+        result = promote(version=version, force=force, reason=reason, tracking_uri=tracking_uri)
+    if as_json:
+        _print_json(result)
+    else:
+        state = "promoted" if result["promoted"] else "NOT promoted"
+        typer.echo(f"{state}: {result['versions']} (gate {'passed' if result['gate_passed'] else 'failed'})")
+        for text in result["gate_reasons"]:
+            typer.echo(f"  - {text}")
+    if not result["promoted"]:
+        raise typer.Exit(1)
 
-        from creditdesk.settings import get_settings
-        from models.registry import load_champions
-        from models.validation import validate_pd, write_validation_pack
-        from pipelines.training import from_features_dir
 
-        data = from_features_dir(features)
-        with _progress("evaluate") as step:
-            step(f"loading @{alias}")
-            try:
-                champions = load_champions(tracking_uri, alias=alias)
-            except LookupError as exc:
-                raise InputError(str(exc), field="alias") from None
-            step("scoring")
-            matrix = champions.pd.encoder.transform(data.X)
-            pd_ = champions.pd.pd_from_matrix(matrix)
-            report = validate_pd(data.y, pd_)
-            report["versions"] = champions.versions
-            target = (
-                out or get_settings().var_dir / "evaluations" / f"{alias}-{time.strftime('%Y%m%dT%H%M%S')}"
-            )
-            write_validation_pack(report, target, y_test=data.y, pd_test=pd_)
-        summary = {
-            k: report[k]
-            for k in ("n", "bad_rate", "auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share")
-        }
-        summary.update(
-            {"versions": champions.versions, "out_dir": str(target), "mean_pd": float(np.mean(pd_))}
-        )
-        if as_json:
-            _print_json(summary)
-        else:
-            rows = [(k, v, "") for k, v in summary.items() if isinstance(v, float)]
-            _table(f"@{alias} {champions.versions}", rows, ("metric", "value", ""))
+@app.command("evaluate")
+def evaluate_cmd(
+    features: Path = typer.Option(
+        ..., help="labelled data: features.parquet + labels.parquet, or a raw population"
+    ),
+    alias: str = typer.Option("champion", help="registry alias to evaluate"),
+    out: Path | None = typer.Option(
+        None, help="folder for the validation pack (default var/evaluations/...)"
+    ),
+    tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+) -> None:
+    """Score labelled data with a registered model set and write its validation pack."""
+    import time
 
-    @app.command("score")
-    def score_cmd(
-        input: Path = typer.Option(
-            ..., "--input", help="features.parquet / .csv with catalogue columns, or a raw population folder"
-        ),
-        output: Path = typer.Option(..., "--output", help="parquet file to write (written atomically)"),
-        alias: str = typer.Option("champion", help="registry alias to score with"),
-        tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
-        as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
-    ) -> None:
-        """Batch-score applications: PD, grade, LGD, CCF and up to four reasons per row."""
-        import json
+    import numpy as np
 
-        import pandas as pd
+    from creditdesk.settings import get_settings
+    from models.registry import load_champions
+    from models.validation import validate_pd, write_validation_pack
+    from pipelines.training import from_features_dir
 
-        from models.registry import load_champions
+    data = from_features_dir(features)
+    with _progress("evaluate") as step:
+        step(f"loading @{alias}")
+        try:
+            champions = load_champions(tracking_uri, alias=alias)
+        except LookupError as exc:
+            raise InputError(str(exc), field="alias") from None
+        step("scoring")
+        matrix = champions.pd.encoder.transform(data.X)
+        pd_ = champions.pd.pd_from_matrix(matrix)
+        report = validate_pd(data.y, pd_)
+        report["versions"] = champions.versions
+        target = out or get_settings().var_dir / "evaluations" / f"{alias}-{time.strftime('%Y%m%dT%H%M%S')}"
+        write_validation_pack(report, target, y_test=data.y, pd_test=pd_)
+    summary = {
+        k: report[k] for k in ("n", "bad_rate", "auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share")
+    }
+    summary.update({"versions": champions.versions, "out_dir": str(target), "mean_pd": float(np.mean(pd_))})
+    if as_json:
+        _print_json(summary)
+    else:
+        rows = [(k, v, "") for k, v in summary.items() if isinstance(v, float)]
+        _table(f"@{alias} {champions.versions}", rows, ("metric", "value", ""))
 
-        if output.suffix != ".parquet":
-            raise InputError(f"--output must end in .parquet, got {output.name}", field="output")
-        if input.is_dir():
-            from features.builders import build_features
 
-            wanted = ("customers", "bureau", "trades", "cash_flows", "applications", "instruments")
-            tables = {
-                t: pd.read_parquet(input / f"{t}.parquet")
-                for t in wanted
-                if (input / f"{t}.parquet").is_file()
-            }
-            if "applications" not in tables:
-                raise InputError(f"{input} is not a raw population (no applications.parquet)", field="input")
-            frame = build_features(tables)
-        elif input.is_file() and input.suffix in (".parquet", ".csv"):
-            if input.suffix == ".parquet":
-                check_parquet(input, "input")
-            frame = pd.read_parquet(input) if input.suffix == ".parquet" else pd.read_csv(input)
-        elif input.is_file():
-            raise InputError(f"--input must be .parquet, .csv or a folder, got {input.name}", field="input")
-        else:
-            raise InputError(f"--input not found: {input}", field="input")
-        if frame.empty:
-            raise InputError(f"{input} has no rows", field="input")
-        with _progress("score") as step:
-            step(f"loading @{alias}")
-            try:
-                champions = load_champions(tracking_uri, alias=alias)
-            except LookupError as exc:
-                raise InputError(str(exc), field="alias") from None
-            step(f"scoring {len(frame):,} rows")
-            scored = champions.score(champions.pd.encoder.transform(frame))
-        out = pd.DataFrame(
-            {
-                "pd_12m": scored.pd_12m,
-                "grade": scored.grade,
-                "lgd": scored.lgd,
-                "ccf": scored.ccf,
-                "reasons": [json.dumps(r) for r in scored.reasons],
-            }
-        )
-        for key in ("customer_id", "application_id"):  # inserted at 0: application_id ends up first
-            if key in frame.columns:
-                out.insert(0, key, frame[key].to_numpy())
-        for name, version in champions.versions.items():
-            out[f"model_{name}"] = version
-        from creditdesk.atomic import write_parquet_atomic
+@app.command("score")
+def score_cmd(
+    input: Path = typer.Option(
+        ..., "--input", help="features.parquet / .csv with catalogue columns, or a raw population folder"
+    ),
+    output: Path = typer.Option(..., "--output", help="parquet file to write (written atomically)"),
+    alias: str = typer.Option("champion", help="registry alias to score with"),
+    tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+) -> None:
+    """Batch-score applications: PD, grade, LGD, CCF and up to four reasons per row."""
+    from pipelines.scoring import score_file
 
-        write_parquet_atomic(out, output)
-        summary = {"rows": len(out), "output": str(output), "mean_pd": float(out["pd_12m"].mean()),
-                   "versions": champions.versions}  # fmt: skip
-        if as_json:
-            _print_json(summary)
-        else:
-            typer.echo(f"scored {len(out):,} rows (mean PD {summary['mean_pd']:.4f}) -> {output}")
+    with _progress("score") as step:
+        summary = score_file(input, output, alias=alias, tracking_uri=tracking_uri, step=step)
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(f"scored {summary['rows']:,} rows (mean PD {summary['mean_pd']:.4f}) -> {output}")

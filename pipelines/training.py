@@ -23,6 +23,7 @@ import pandas as pd
 
 from creditdesk.errors import InputError
 from creditdesk.settings import get_settings
+from models.selection import Budget
 
 Progress = Callable[[str], None]
 
@@ -197,18 +198,43 @@ def from_features_dir(path: Path) -> TrainingData:
 # splits
 
 
+OOT_FRACTION = 0.2
+"""Share of the latest applications held out of time when the data has dates but no cut."""
+
+
 def split_indices(
-    data: TrainingData, test_fraction: float = 0.2, seed: int = 42
+    data: TrainingData, test_fraction: float = OOT_FRACTION, seed: int = 42
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Out of time when the source says where the test period starts; stratified random otherwise."""
+    """Out of time whenever the data is dated: at the source's ``test_from`` if it says where
+    the test period starts, else at the application date that leaves the latest
+    ``test_fraction`` of applications for validation (older vintages train, the latest
+    validates). Stratified random only for undated data."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(data.y))
-    if data.time is not None and data.test_from:
-        is_test = pd.to_datetime(data.time).to_numpy() >= np.datetime64(pd.Timestamp(data.test_from))
-        return idx[~is_test], idx[is_test]
+    if data.time is not None:
+        dates = pd.to_datetime(data.time).to_numpy()
+        if data.test_from:
+            cut = np.datetime64(pd.Timestamp(data.test_from))
+        else:
+            days = np.sort(dates.astype("datetime64[D]"))
+            cut = days[min(int(np.floor((1.0 - test_fraction) * days.size)), days.size - 1)]
+        is_test = dates >= cut
+        if is_test.any() and not is_test.all():
+            return idx[~is_test], idx[is_test]
     tr, te = train_test_split(idx, test_size=test_fraction, stratify=data.y, random_state=seed)
     return np.sort(tr), np.sort(te)
+
+
+def split_name(data: TrainingData, te: np.ndarray) -> str:
+    if data.time is not None and te.size and te.size < len(data.y):
+        dates = pd.to_datetime(data.time)
+        return (
+            "out_of_time"
+            if dates.iloc[te].min() >= dates.drop(dates.index[te]).max()
+            else "stratified_random_80_20"
+        )
+    return "stratified_random_80_20"
 
 
 def _check_classes(y: np.ndarray, where: str) -> None:
@@ -224,12 +250,10 @@ def _check_classes(y: np.ndarray, where: str) -> None:
 
 
 def pd_estimator(data: TrainingData, **overrides: Any) -> Any:
+    """The LightGBM candidate alone (the Dask path and tests); threads per ``models.threads``."""
     from models.pd_model import LightGBMPD
 
-    # One LightGBM thread by default: on a shared, busy machine OpenMP threads wait on each
-    # other at every barrier (a 100k-row fit took 466 s with 2 threads at load ~8 here).
-    # Override with pd_params={"n_jobs": k} on a machine of your own.
-    params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical, "n_jobs": 1}
+    params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical}
     params.update(data.pd_params)
     params.update(overrides)
     return LightGBMPD(**params)
@@ -238,7 +262,7 @@ def pd_estimator(data: TrainingData, **overrides: Any) -> Any:
 def _dask_fit(data: TrainingData, X: pd.DataFrame, y: np.ndarray, rounds: int, scheduler: str | None) -> Any:
     from dask.distributed import Client, LocalCluster
 
-    model = pd_estimator(data, n_jobs=1)
+    model = pd_estimator(data)
     if scheduler:
         with Client(scheduler) as dask_client:
             return model.fit_dask(X, y, dask_client, n_estimators=rounds)
@@ -249,181 +273,136 @@ def _dask_fit(data: TrainingData, X: pd.DataFrame, y: np.ndarray, rounds: int, s
         return model.fit_dask(X, y, dask_client, n_estimators=rounds)
 
 
-def train(
-    data: TrainingData,
-    *,
-    register: bool = True,
-    dask: bool = False,
-    scheduler: str | None = None,
-    tracking_uri: str | None = None,
-    out_dir: Path | None = None,
-    progress: Progress = _noop,
-) -> dict[str, Any]:
-    """Fit PD (+ scorecard challenger), LGD and EAD; validate; write the pack; log and register."""
+@dataclass
+class PDFit:
+    """The fitted PD and its scores; ``model`` is a ``SelectedPD`` (or the Dask LightGBM)."""
+
+    model: Any
+    pd_train: np.ndarray
+    pd_test: np.ndarray
+    selection: dict[str, Any] | None = None
+    dask: dict[str, Any] | None = None
+
+
+def _fit_pd(
+    data: TrainingData, tr: np.ndarray, te: np.ndarray, *, dask: bool, scheduler: str | None,
+    budget: Budget | None, progress: Progress,
+) -> PDFit:  # fmt: skip
+    """Select the PD model on the training rows; with ``dask`` compare and keep the Dask LightGBM."""
+    from models.metrics import auc
+
+    X_tr, X_te, y_tr = data.X.iloc[tr], data.X.iloc[te], data.y[tr]
+    if not dask:
+        progress("selecting the PD model (tuned LightGBM, WoE scorecard, blend) by inner CV")
+        model = selector(data, budget).fit(X_tr, y_tr)
+        return PDFit(
+            model, model.predict_pd(X_tr), model.predict_pd(X_te), selection=model.selection_summary()
+        )
+    progress("fitting the LightGBM PD in process, then on Dask (lightgbm.dask, fixed rounds)")
+    local = pd_estimator(data).fit(X_tr, y_tr)
+    distributed = _dask_fit(data, X_tr, y_tr, local.best_iteration_, scheduler)
+    in_process_auc, dask_auc = (
+        auc(data.y[te], local.predict_pd(X_te)),
+        auc(data.y[te], distributed.predict_pd(X_te)),
+    )
+    summary = {"auc_in_process": in_process_auc, "auc_dask": dask_auc, "auc_diff": dask_auc - in_process_auc}
+    return PDFit(distributed, distributed.predict_pd(X_tr), distributed.predict_pd(X_te), dask=summary)
+
+
+def vintage_table(
+    dates: pd.Series | None, y: np.ndarray, pd_: np.ndarray, sample: np.ndarray
+) -> list[dict[str, Any]]:
+    """Calibration and discrimination by application year, labelled in-time or out-of-time."""
+    from models.metrics import auc
+
+    if dates is None:
+        return []
+    frame = pd.DataFrame(
+        {"year": pd.to_datetime(dates).dt.year.to_numpy(), "y": y, "pd": pd_, "sample": sample}
+    )
+    rows = []
+    for (year, kind), part in frame.groupby(["year", "sample"], sort=True):
+        both = 0 < part["y"].sum() < len(part)
+        rows.append({
+            "vintage": int(year), "sample": str(kind), "n": len(part), "defaults": int(part["y"].sum()),
+            "observed_rate": float(part["y"].mean()), "mean_pd": float(part["pd"].mean()),
+            "auc": auc(part["y"], part["pd"]) if both else None,
+        })  # fmt: skip
+    return rows
+
+
+def _pd_report(data: TrainingData, fit: PDFit, tr: np.ndarray, te: np.ndarray) -> dict[str, Any]:
+    """The PD validation pack: hold-out metrics, selection, in-time vs out-of-time, vintages, MoC."""
+    from models.conservatism import apply_moc, moc_record
+    from models.validation import calibration_by_grade, monotonicity_check, validate_pd
+
+    y_tr, y_te, X_te = data.y[tr], data.y[te], data.X.iloc[te]
+    candidates = fit.model.candidate_pd(X_te) if fit.selection else {}
+    mono = monotonicity_check(fit.model.predict_pd, X_te, data.monotone)
+    report = validate_pd(y_te, fit.pd_test, pd_train=fit.pd_train, pd_challenger=candidates.get("scorecard"),
+                         monotonicity=mono)  # fmt: skip
+    split = split_name(data, te)
+    moc = moc_record(y_te, fit.pd_test, sample=split)
+    with_moc = apply_moc(fit.pd_test, moc)
+    report.update({
+        "dataset": data.name, "split": split, "n_train": len(tr), "n_test": len(te),
+        "catalogue_version": data.catalogue_version, "data_fingerprint": data_fingerprint(data.X, data.y),
+        "pd_model": fit.selection["selected"] if fit.selection else "lightgbm_dask",
+        "selection": fit.selection, "dask": fit.dask, "moc": moc,
+        "candidates_test_auc": {k: _pd_metrics(y_te, v)["auc"] for k, v in candidates.items()},
+        "jeffreys_pass_share_with_moc": float(calibration_by_grade(y_te, with_moc)["jeffreys_pass"].mean()),
+        "mean_pd_with_moc": float(with_moc.mean()),
+    })  # fmt: skip
+    if fit.selection:
+        report["auc_in_time"] = fit.selection["inner_auc"][fit.selection["selected"]]
+        report["auc_out_of_time" if split == "out_of_time" else "auc_holdout"] = report["auc"]
+    if data.time is not None:
+        in_time = fit.model.oof_pd_ if hasattr(fit.model, "oof_pd_") else fit.pd_train
+        report["vintages"] = vintage_table(
+            pd.concat([data.time.iloc[tr], data.time.iloc[te]]),
+            np.r_[y_tr, y_te],
+            np.r_[in_time, fit.pd_test],
+            np.r_[np.full(len(tr), "in_time_oof"), np.full(len(te), split)],
+        )  # fmt: skip
+    return report
+
+
+@dataclass
+class LossFit:
+    lgd: Any = None
+    ead: Any = None
+    lgd_example: pd.DataFrame | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit_lgd(data: TrainingData, tr: np.ndarray, te: np.ndarray, progress: Progress) -> LossFit:
     from models.lgd import FractionalLogitLGD, MeanLGD, TwoStageLGD
-    from models.scorecard import WoEScorecard
-    from models.validation import monotonicity_check, validate_lgd, validate_pd, write_validation_pack
+    from models.validation import validate_lgd
 
-    started = time.perf_counter()
-    tr, te = split_indices(data)
+    assert data.lgd is not None
+    progress("fitting LGD (two-stage) and its baselines")
+    lgd_tr, lgd_te = np.isfinite(data.lgd[tr]), np.isfinite(data.lgd[te])
+    if lgd_tr.sum() < 20 or lgd_te.sum() < 5:
+        raise InputError(
+            f"only {int(lgd_tr.sum())} train / {int(lgd_te.sum())} test defaults with a loss share: "
+            "too few to fit and validate LGD; generate a larger population",
+            field="labels",
+        )
     X_tr, X_te = data.X.iloc[tr], data.X.iloc[te]
-    y_tr, y_te = data.y[tr], data.y[te]
-    _check_classes(y_tr, "the training split")
-    _check_classes(y_te, "the test split")
-
-    progress("fitting the PD model")
-    model = pd_estimator(data).fit(X_tr, y_tr)
-    dask_summary: dict[str, Any] | None = None
-    if dask:
-        from models.metrics import auc
-
-        progress("fitting the PD model on Dask (lightgbm.dask, fixed rounds)")
-        in_process_auc = auc(y_te, model.predict_pd(X_te))
-        dask_model = _dask_fit(data, X_tr, y_tr, model.best_iteration_, scheduler)
-        dask_auc = auc(y_te, dask_model.predict_pd(X_te))
-        dask_summary = {
-            "auc_in_process": in_process_auc,
-            "auc_dask": dask_auc,
-            "auc_diff": dask_auc - in_process_auc,
-        }
-        model = dask_model
-    pd_tr, pd_te = model.predict_pd(X_tr), model.predict_pd(X_te)
-
-    sc_te: np.ndarray | None = None
-    if data.challenger:
-        progress("fitting the WoE scorecard challenger")
-        try:
-            scorecard = WoEScorecard(categorical=data.categorical, monotone=data.monotone).fit(X_tr, y_tr)
-            sc_te = scorecard.predict_pd(X_te)
-        except (ValueError, RuntimeError) as exc:  # optbinning can fail on degenerate columns
-            progress(f"scorecard challenger failed: {exc}")
-
-    progress("validating")
-    mono = monotonicity_check(model.predict_pd, X_te, data.monotone)
-    report = validate_pd(y_te, pd_te, pd_train=pd_tr, pd_challenger=sc_te, monotonicity=mono)
-    report.update(
-        {
-            "dataset": data.name,
-            "split": "out_of_time" if data.test_from else "stratified_random_80_20",
-            "n_train": len(tr),
-            "n_test": len(te),
-            "best_iteration": model.best_iteration_,
-            "calibration_method": model.calibration_.method,
-            "calibration_logloss": model.calibration_losses_,
-            "catalogue_version": data.catalogue_version,
-            "data_fingerprint": data_fingerprint(data.X, data.y),
-        }
-    )
-    if dask_summary:
-        report["dask"] = dask_summary
-
-    lgd_model = ead_model = None
-    lgd_example = None
-    if data.has_loss_data:
-        assert data.lgd is not None and data.ccf is not None
-        progress("fitting LGD (two-stage) and its baselines")
-        lgd_tr = np.isfinite(data.lgd[tr])
-        lgd_te = np.isfinite(data.lgd[te])
-        if lgd_tr.sum() < 20 or lgd_te.sum() < 5:
-            raise InputError(
-                f"only {int(lgd_tr.sum())} train / {int(lgd_te.sum())} test defaults with a loss share: "
-                "too few to fit and validate LGD; generate a larger population",
-                field="labels",
-            )
-        XL_tr, yl_tr = X_tr[lgd_tr], data.lgd[tr][lgd_tr]
-        XL_te, yl_te = X_te[lgd_te], data.lgd[te][lgd_te]
-        lgd_model = TwoStageLGD(
-            categorical=data.categorical, min_child_samples=max(5, min(40, len(yl_tr) // 20))
-        )
-        lgd_model.fit(XL_tr, yl_tr)
-        report["lgd"] = validate_lgd(
-            yl_te,
-            {
-                "two_stage": lgd_model.predict(XL_te),
-                "mean": MeanLGD().fit(XL_tr, yl_tr).predict(XL_te),
-                "fractional_logit": FractionalLogitLGD(categorical=data.categorical)
-                .fit(XL_tr, yl_tr)
-                .predict(XL_te),
-            },
-        )
-        report["lgd_defaults"] = {"train": len(yl_tr), "test": len(yl_te)}
-        lgd_example = X_tr.head(5)
-
-        progress("estimating CCF by grade")
-        report["ead"] = _ead_report(data, tr, te, pd_tr, pd_te)
-        ead_model = report["ead"].pop("model")
-
-    progress("writing the validation pack")
-    settings = get_settings()
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    final_dir = out_dir or settings.var_dir / "models" / f"{data.name}-{stamp}"
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}."))
-    try:
-        from models.bundle import INSTRUMENTS_FILE, save_ead_bundle, save_lgd_bundle, save_pd_bundle
-
-        write_validation_pack(report, work / "validation", y_test=y_te, pd_test=pd_te, pd_train=pd_tr)
-        model.feature_importance().to_csv(work / "feature_importance.csv", index=False)
-        save_pd_bundle(
-            model, work / "pd", descriptions=data.descriptions, catalogue_version=data.catalogue_version
-        )
-        if data.instruments is not None:
-            data.instruments.to_parquet(work / "pd" / INSTRUMENTS_FILE, index=False)
-        if lgd_model is not None and ead_model is not None:
-            save_lgd_bundle(lgd_model, work / "lgd")
-            save_ead_bundle(ead_model, work / "ead")
-        holdout = X_te.copy()
-        holdout["__target__"] = y_te
-        holdout.to_parquet(work / "holdout.parquet")
-        # The monitoring reference: the hold-out's features, scores and grades (out-of-sample
-        # scores, so the report's reference AUC is not optimistic), logged with the run.
-        from monitoring.reference import build_reference
-
-        reference = build_reference(
-            X_te.reset_index(drop=True),
-            pd_12m=pd_te,
-            default_12m=y_te,
-            application_date=None if data.time is None else data.time.iloc[te].to_numpy(),
-        )
-        reference.to_parquet(work / "reference.parquet", index=False)
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        work.rename(final_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-
-    summary: dict[str, Any] = {
-        k: report.get(k)
-        for k in ("dataset", "n", "bad_rate", "auc", "gini", "ks", "brier", "ece", "auc_scorecard",
-                  "jeffreys_pass_share", "psi_train_test", "monotonicity_ok", "calibration_method",
-                  "best_iteration", "split")
-    }  # fmt: skip
-    summary["n_train"], summary["n_test"] = len(tr), len(te)
-    summary["out_dir"] = str(final_dir)
-    if "lgd" in report:
-        summary["lgd"] = report["lgd"]
-    if "ead" in report:
-        summary["ead_total_ratio_by_grade"] = report["ead"]["total_ead_ratio_by_grade"]
-        summary["ead_sum_ratio"] = report["ead"]["ead_sum_ratio"]
-    if dask_summary:
-        summary["dask"] = dask_summary
-
-    progress("logging to MLflow")
-    summary.update(
-        _log_run(
-            data,
-            model,
-            report,
-            final_dir,
-            register=register and lgd_model is not None,
-            pd_example=X_tr.head(5),
-            lgd_example=lgd_example,
-            tracking_uri=tracking_uri,
-        )
-    )
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    return summary
+    XL_tr, yl_tr = X_tr[lgd_tr], data.lgd[tr][lgd_tr]
+    XL_te, yl_te = X_te[lgd_te], data.lgd[te][lgd_te]
+    model = TwoStageLGD(categorical=data.categorical, min_child_samples=max(5, min(40, len(yl_tr) // 20)))
+    model.fit(XL_tr, yl_tr)
+    predictions = {
+        "two_stage": model.predict(XL_te),
+        "mean": MeanLGD().fit(XL_tr, yl_tr).predict(XL_te),
+        "fractional_logit": FractionalLogitLGD(categorical=data.categorical).fit(XL_tr, yl_tr).predict(XL_te),
+    }
+    report = {
+        "lgd": validate_lgd(yl_te, predictions),
+        "lgd_defaults": {"train": len(yl_tr), "test": len(yl_te)},
+    }
+    return LossFit(lgd=model, lgd_example=X_tr.head(5), report=report)
 
 
 def _ead_report(
@@ -470,10 +449,120 @@ def _ead_report(
     return out
 
 
+def _write_bundles(
+    data: TrainingData,
+    fit: PDFit,
+    loss: LossFit,
+    report: dict[str, Any],
+    te: np.ndarray,
+    out_dir: Path | None,
+) -> Path:
+    """Bundles, validation pack, hold-out and monitoring reference, published atomically."""
+    from models.bundle import INSTRUMENTS_FILE, save_ead_bundle, save_lgd_bundle, save_pd_bundle
+    from models.validation import write_validation_pack
+    from monitoring.reference import build_reference
+
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    final_dir = out_dir or get_settings().var_dir / "models" / f"{data.name}-{stamp}"
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}."))
+    y_te, X_te = data.y[te], data.X.iloc[te]
+    try:
+        write_validation_pack(
+            report, work / "validation", y_test=y_te, pd_test=fit.pd_test, pd_train=fit.pd_train
+        )
+        getattr(fit.model, "lightgbm_", fit.model).feature_importance().to_csv(
+            work / "feature_importance.csv", index=False
+        )
+        save_pd_bundle(fit.model, work / "pd", descriptions=data.descriptions,
+                       catalogue_version=data.catalogue_version, moc=report["moc"])  # fmt: skip
+        if data.instruments is not None:
+            data.instruments.to_parquet(work / "pd" / INSTRUMENTS_FILE, index=False)
+        if loss.lgd is not None and loss.ead is not None:
+            save_lgd_bundle(loss.lgd, work / "lgd")
+            save_ead_bundle(loss.ead, work / "ead")
+        X_te.assign(__target__=y_te).to_parquet(work / "holdout.parquet")
+        # The monitoring reference: the hold-out's features, scores and grades (out-of-sample
+        # scores, so the report's reference AUC is not optimistic), logged with the run.
+        build_reference(
+            X_te.reset_index(drop=True), pd_12m=fit.pd_test, default_12m=y_te,
+            application_date=None if data.time is None else data.time.iloc[te].to_numpy(),
+        ).to_parquet(work / "reference.parquet", index=False)  # fmt: skip
+        if final_dir.exists():
+            shutil.rmtree(final_dir)
+        work.rename(final_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final_dir
+
+
+SUMMARY_KEYS = (
+    "dataset", "n", "bad_rate", "auc", "gini", "ks", "brier", "ece", "auc_scorecard", "jeffreys_pass_share",
+    "jeffreys_pass_share_with_moc", "psi_train_test", "monotonicity_ok", "split", "pd_model", "auc_in_time",
+    "auc_out_of_time", "auc_holdout", "candidates_test_auc",
+)  # fmt: skip
+
+
+def train(
+    data: TrainingData,
+    *,
+    register: bool = True,
+    dask: bool = False,
+    scheduler: str | None = None,
+    tracking_uri: str | None = None,
+    out_dir: Path | None = None,
+    budget: Budget | None = None,
+    progress: Progress = _noop,
+) -> dict[str, Any]:
+    """Select and fit the PD, fit LGD and EAD; validate; write the pack; log and register.
+
+    PD, LGD and EAD are registered together (one run ties their versions): data without loss
+    labels (the public datasets) is logged but not registered, and the summary says so.
+    """
+    started = time.perf_counter()
+    tr, te = split_indices(data)
+    _check_classes(data.y[tr], "the training split")
+    _check_classes(data.y[te], "the test split")
+    fit = _fit_pd(data, tr, te, dask=dask, scheduler=scheduler, budget=budget, progress=progress)
+    progress("validating")
+    report = _pd_report(data, fit, tr, te)
+    loss = LossFit()
+    if data.has_loss_data:
+        loss = _fit_lgd(data, tr, te, progress)
+        progress("estimating CCF by grade")
+        report.update(loss.report)
+        report["ead"] = _ead_report(data, tr, te, fit.pd_train, fit.pd_test)
+        loss.ead = report["ead"].pop("model")
+    progress("writing the validation pack")
+    final_dir = _write_bundles(data, fit, loss, report, te, out_dir)
+    summary: dict[str, Any] = {k: report.get(k) for k in SUMMARY_KEYS}
+    summary.update({"n_train": len(tr), "n_test": len(te), "out_dir": str(final_dir), "dask": fit.dask})
+    summary["selection"] = fit.selection
+    if "lgd" in report:
+        summary["lgd"] = report["lgd"]
+    if "ead" in report:
+        summary["ead_total_ratio_by_grade"] = report["ead"]["total_ead_ratio_by_grade"]
+        summary["ead_sum_ratio"] = report["ead"]["ead_sum_ratio"]
+    if not register:
+        summary["registration"] = "not asked (--no-register)"
+    elif loss.lgd is None:
+        summary["registration"] = "skipped: no LGD/EAD labels in this data (PD, LGD, EAD register together)"
+    else:
+        summary["registration"] = "registered"
+    progress("logging to MLflow")
+    summary.update(_log_run(data, fit, report, final_dir, register=register and loss.lgd is not None,
+                            pd_example=data.X.iloc[tr].head(5), lgd_example=loss.lgd_example,
+                            tracking_uri=tracking_uri))  # fmt: skip
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
 def _flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key in ("auc", "gini", "ks", "brier", "ece", "auc_scorecard", "jeffreys_pass_share", "psi_train_test",
-                "bad_rate", "mean_pd"):  # fmt: skip
+                "bad_rate", "mean_pd", "auc_in_time", "auc_out_of_time", "auc_holdout",
+                "jeffreys_pass_share_with_moc", "mean_pd_with_moc"):  # fmt: skip
         if report.get(key) is not None:
             out[key] = float(report[key])
     for model_name, values in report.get("lgd", {}).items():
@@ -494,9 +583,20 @@ def _flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _run_params(fit: PDFit, report: dict[str, Any]) -> dict[str, Any]:
+    lgbm = getattr(fit.model, "lightgbm_", fit.model)
+    params = {f"pd_lgb_{k}": v for k, v in lgbm.get_params().items() if k not in ("monotone", "categorical")}
+    params.update({
+        "pd_model": report["pd_model"], "pd_best_iteration": lgbm.best_iteration_,
+        "pd_calibration": lgbm.calibration_.method, "n_train": report["n_train"], "n_test": report["n_test"],
+        "split": report["split"], "n_features": lgbm.n_features_in_,
+    })  # fmt: skip
+    return params
+
+
 def _log_run(
     data: TrainingData,
-    model: Any,
+    fit: PDFit,
     report: dict[str, Any],
     bundle_dir: Path,
     *,
@@ -511,28 +611,16 @@ def _log_run(
 
     uri = registry.use_tracking(tracking_uri)
     with mlflow.start_run(run_name=f"train-{data.name}") as run:
-        mlflow.log_params(
-            {
-                **{
-                    f"pd_{k}": v
-                    for k, v in model.get_params().items()
-                    if k not in ("monotone", "categorical")
-                },
-                "pd_best_iteration": model.best_iteration_,
-                "pd_calibration": model.calibration_.method,
-                "n_train": report["n_train"],
-                "n_test": report["n_test"],
-                "split": report["split"],
-                "n_features": model.n_features_in_,
-            }
-        )
+        mlflow.log_params(_run_params(fit, report))
         mlflow.log_dict({"monotone": data.monotone, "categorical": data.categorical}, "constraints.json")
+        mlflow.log_dict({"selection": fit.selection, "moc": report["moc"]}, "selection.json")
         mlflow.log_metrics(_flat_metrics(report))
         mlflow.set_tags(
             {
                 "dataset": data.name,
                 "data_fingerprint": report["data_fingerprint"],
                 "catalogue_version": str(data.catalogue_version),
+                "pd_model": report["pd_model"],
             }
         )
         mlflow.log_artifacts(str(bundle_dir / "validation"), artifact_path="validation")
@@ -554,6 +642,7 @@ def _log_run(
                     "monotonicity_ok": str(bool(report.get("monotonicity_ok", True))).lower(),
                     "catalogue_version": str(data.catalogue_version),
                     "data_fingerprint": report["data_fingerprint"],
+                    "pd_model": report["pd_model"],
                 },
             )
     return {"tracking_uri": uri, "run_id": run.info.run_id, "registered": versions}
@@ -563,61 +652,98 @@ def _log_run(
 # benchmark
 
 
-def benchmark(
-    data: TrainingData, *, folds: int = 5, seed: int = 42, progress: Progress = _noop, **pd_params: Any
-) -> dict[str, Any]:
-    """Pooled out-of-fold metrics of the PD model and the WoE scorecard on the same splits.
-
-    Stratified K-fold with shuffle (random_state 42, as the README's reference figures), or
-    one out-of-time split where the data says where the test period starts.
-    """
+def _outer_splits(data: TrainingData, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K-fold with shuffle (random_state 42, as the README's reference figures), or
+    one out-of-time split where the data says where the test period starts."""
     from sklearn.model_selection import StratifiedKFold
 
+    if data.test_from:
+        return [split_indices(data)]
+    if folds < 2:
+        raise InputError("--folds must be at least 2", field="folds")
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(data.X, data.y))
+
+
+def _pd_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     from models import metrics
-    from models.master_scale import grade_of
-    from models.scorecard import WoEScorecard
     from models.validation import calibration_by_grade
 
-    if folds < 2 and not data.test_from:
-        raise InputError("--folds must be at least 2", field="folds")
-    started = time.perf_counter()
-    if data.test_from:
-        tr, te = split_indices(data)
-        splits = [(tr, te)]
-    else:
-        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(data.X, data.y))
-    pd_oof = np.full(len(data.y), np.nan)
-    sc_oof = np.full(len(data.y), np.nan)
-    for k, (tr, te) in enumerate(splits, start=1):
-        _check_classes(data.y[tr], f"fold {k} training rows")
-        progress(f"fold {k}/{len(splits)}: PD model")
-        model = pd_estimator(data, **pd_params).fit(data.X.iloc[tr], data.y[tr])
-        pd_oof[te] = model.predict_pd(data.X.iloc[te])
-        progress(f"fold {k}/{len(splits)}: scorecard")
-        scorecard = WoEScorecard(categorical=data.categorical, monotone=data.monotone)
-        sc_oof[te] = scorecard.fit(data.X.iloc[tr], data.y[tr]).predict_pd(data.X.iloc[te])
-    scored = np.isfinite(pd_oof)
-    y, p, s = data.y[scored], pd_oof[scored], sc_oof[scored]
-    by_grade = calibration_by_grade(y, p)
     return {
-        "dataset": data.name,
-        "validation": "out_of_time" if data.test_from else f"stratified_{len(splits)}_fold",
-        "folds": len(splits),
-        "n": int(scored.sum()),
-        "bad_rate": float(y.mean()),
         "auc": metrics.auc(y, p),
         "gini": metrics.gini(y, p),
         "ks": metrics.ks_statistic(y, p),
         "brier": metrics.brier(y, p),
         "ece": metrics.expected_calibration_error(y, p),
-        "jeffreys_pass_share": float(by_grade["jeffreys_pass"].mean()),
-        "grades_used": int(np.unique(grade_of(p)).size),
-        "auc_scorecard": metrics.auc(y, s),
-        "gini_scorecard": metrics.gini(y, s),
-        "ks_scorecard": metrics.ks_statistic(y, s),
-        "brier_scorecard": metrics.brier(y, s),
-        "seconds": round(time.perf_counter() - started, 1),
+        "jeffreys_pass_share": float(calibration_by_grade(y, p)["jeffreys_pass"].mean()),
     }
+
+
+def selector(data: TrainingData, budget: Budget | None = None, **overrides: Any) -> Any:
+    """The PD model selection (tuned LightGBM, WoE scorecard, blend) with this data's constraints."""
+    from models.selection import SelectedPD
+
+    budget = budget or Budget()
+    params: dict[str, Any] = {"monotone": data.monotone, "categorical": data.categorical,
+                              "trials": budget.trials, "seconds": budget.seconds}  # fmt: skip
+    if data.pd_params:
+        params["lgb_params"] = dict(data.pd_params)
+    if not data.challenger:
+        params["candidates"] = ("lightgbm",)
+    params.update(overrides)
+    return SelectedPD(**params)
+
+
+def benchmark(
+    data: TrainingData,
+    *,
+    folds: int = 5,
+    seed: int = 42,
+    budget: Budget | None = None,
+    progress: Progress = _noop,
+) -> dict[str, Any]:
+    """Nested evaluation of the PD selection: pooled out-of-fold metrics of the selected model
+    and of every candidate on the same outer folds. The choice inside each outer fold is made
+    by inner CV on that fold's training rows only, so the outer AUC is an honest estimate of
+    what the selection procedure delivers."""
+    from models.master_scale import grade_of
+    from models.selection import CANDIDATES
+
+    started = time.perf_counter()
+    splits = _outer_splits(data, folds, seed)
+    selected = np.full(len(data.y), np.nan)
+    cand = {k: np.full(len(data.y), np.nan) for k in CANDIDATES}
+    per_fold: list[dict[str, Any]] = []
+    for k, (tr, te) in enumerate(splits, start=1):
+        _check_classes(data.y[tr], f"fold {k} training rows")
+        progress(f"fold {k}/{len(splits)}: tuning and selecting on the training rows")
+        fold_started = time.perf_counter()
+        model = selector(data, budget, random_state=seed).fit(data.X.iloc[tr], data.y[tr])
+        for name, p in model.candidate_pd(data.X.iloc[te]).items():
+            cand[name][te] = p
+        selected[te] = cand[model.choice_][te]
+        per_fold.append(
+            {**model.selection_summary(), "fold": k, "seconds": round(time.perf_counter() - fold_started, 1)}
+        )
+    scored = np.isfinite(selected)
+    y, p = data.y[scored], selected[scored]
+    result: dict[str, Any] = {
+        "dataset": data.name,
+        "validation": "out_of_time" if data.test_from else f"stratified_{len(splits)}_fold",
+        "folds": len(splits),
+        "n": int(scored.sum()),
+        "bad_rate": float(y.mean()),
+        **_pd_metrics(y, p),
+        "grades_used": int(np.unique(grade_of(p)).size),
+        "candidates": {
+            name: _pd_metrics(y, v[scored]) for name, v in cand.items() if np.isfinite(v[scored]).all()
+        },
+        "selected_per_fold": [f["selected"] for f in per_fold],
+        "per_fold": per_fold,
+    }
+    result["auc_scorecard"] = result["candidates"].get("scorecard", {}).get("auc")
+    result["brier_best_candidate"] = min(c["brier"] for c in result["candidates"].values())
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
 
 
 def dumps(summary: dict[str, Any]) -> str:

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from creditdesk.errors import InputError
-from pipelines.training import TrainingData, train
+from pipelines.training import Budget, TrainingData, train
 from tests.models.helpers import DESCRIPTIONS, MONOTONE, credit_frame
+
+FAST_BUDGET = Budget(trials=2, seconds=20)
 
 
 def _data(seed: int, weak: bool = False) -> TrainingData:
@@ -41,7 +43,7 @@ def test_train_promote_load_round_trip(var_dir: Path) -> None:
     from models.registry import PD_NAME, client, load_champions, promote, use_tracking
 
     data = _data(11)
-    summary = train(data, progress=lambda _: None)
+    summary = train(data, budget=FAST_BUDGET, progress=lambda _: None)
     assert summary["registered"] == {"creditdesk-pd": 1, "creditdesk-lgd": 1, "creditdesk-ead": 1}
     assert (Path(summary["out_dir"]) / "validation" / "validation.json").is_file()
     assert (Path(summary["out_dir"]) / "validation" / "roc.png").is_file()
@@ -71,7 +73,7 @@ def test_train_promote_load_round_trip(var_dir: Path) -> None:
     assert contribs == sorted(contribs, reverse=True) and all(c > 0 for c in contribs)
 
     # a worse challenger (a single stump) on the same data must not pass the gate ...
-    train(_data(11, weak=True), progress=lambda _: None)
+    train(_data(11, weak=True), budget=FAST_BUDGET, progress=lambda _: None)
     second = promote()
     assert not second["promoted"] and not second["gate_passed"]
     assert any("AUC" in text for text in second["gate_reasons"])
@@ -90,6 +92,6 @@ def test_failed_validation_registers_and_writes_nothing(var_dir: Path) -> None:
     data.y = np.zeros_like(data.y)
     data.y[:6] = 1  # six bads: the test split cannot hold enough to validate
     with pytest.raises(InputError, match="too few"):
-        train(data, progress=lambda _: None)
+        train(data, budget=FAST_BUDGET, progress=lambda _: None)
     assert not (var_dir / "models").exists() or not any((var_dir / "models").iterdir())
     assert not (var_dir / "mlflow.db").exists()
