@@ -34,7 +34,25 @@ CHALLENGER = "challenger"
 EXPERIMENT = "creditdesk"
 HOLDOUT_ARTIFACT = "holdout/holdout.parquet"
 HOLDOUT_TARGET = "__target__"
-PIP_REQUIREMENTS = ["lightgbm==4.7.0", "numpy", "pandas==2.3.3", "scikit-learn==1.9.1"]
+REQUIRED_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow")
+"""What the pyfuncs import when loaded (``models.bundle`` and its imports; pyarrow reads the
+instruments file). optbinning and optuna are needed to *fit*, never to score."""
+
+CODE_PACKAGES = ("models", "creditdesk")
+"""Logged with every pyfunc (``code_paths``) so it loads where this repository is absent:
+``models`` holds the scorers, ``creditdesk`` the error type they raise."""
+
+
+def pip_requirements() -> list[str]:
+    """Exact versions of this environment, so the artefact rebuilds the same scorer elsewhere."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in REQUIRED_PACKAGES]
+
+
+def code_paths() -> list[str]:
+    root = Path(__file__).resolve().parent.parent
+    return [str(root / name) for name in CODE_PACKAGES]
 
 
 def tracking_uri_or_default(tracking_uri: str | None = None) -> str:
@@ -113,7 +131,8 @@ def register_bundles(
             signature=infer_signature(example, example_out),
             input_example=example.head(5),
             registered_model_name=name,
-            pip_requirements=PIP_REQUIREMENTS,
+            pip_requirements=pip_requirements(),
+            code_paths=code_paths(),
         )
         version = int(info.registered_model_version)
         for key, value in (version_tags or {}).items():
