@@ -54,6 +54,11 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
     trained on). ``validation="cv"``: early-stop by ``cv_folds``-fold CV, train the final
     booster on all rows with the mean best iteration, calibrate on the out-of-fold margins;
     slower ((k+1) fits) but uses every row, which matters on small data.
+
+    Monotone constraints use LightGBM's ``basic`` method: with tuned parameters the
+    ``intermediate`` method was measured here moving the raw margin against the stated
+    direction (holdings_hhi, 2 of 200 rows, 2,500 generated customers, seed 11); ``basic``
+    over-constrains a little but holds.
     """
 
     def __init__(
@@ -72,7 +77,7 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
         max_bin: int = 255,
         monotone: Mapping[str, int] | None = None,
         categorical: list[str] | None = None,
-        monotone_method: Literal["basic", "intermediate", "advanced"] = "intermediate",
+        monotone_method: Literal["basic", "intermediate", "advanced"] = "basic",
         early_stopping_rounds: int = 150,
         validation: Literal["holdout", "cv"] = "holdout",
         holdout_fraction: float = 0.2,

@@ -226,7 +226,10 @@ class SelectedPD(ClassifierMixin, BaseEstimator):
             woe_logit = _logit(oof["scorecard"])
             oof["blend"] = stack_oof(self.lightgbm_.oof_raw_, woe_logit, y_arr, folds)
             self.stack_ = fit_stack(self.lightgbm_.oof_raw_, woe_logit, y_arr)
-        self.inner_auc_ = {k: metrics.auc(y_arr, oof[k]) for k in self.candidates}
+        # AUC of LightGBM on its raw OOF margins: the calibration was fitted on those same rows,
+        # and an in-sample isotonic step function can merge mis-ordered rows into ties (AUC up).
+        ranked = {**oof, "lightgbm": self.lightgbm_.oof_raw_}
+        self.inner_auc_ = {k: metrics.auc(y_arr, ranked[k]) for k in self.candidates}
         self.inner_brier_ = {k: metrics.brier(y_arr, oof[k]) for k in self.candidates}
         self.choice_ = max(self.candidates, key=lambda k: self.inner_auc_[k])
         self.oof_pd_ = oof[self.choice_]

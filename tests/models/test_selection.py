@@ -47,7 +47,8 @@ def test_selection_keeps_the_best_inner_candidate(
     model, X, y = fitted
     assert set(model.inner_auc_) == set(CANDIDATES)
     assert model.choice_ == max(model.inner_auc_, key=model.inner_auc_.get)
-    assert model.inner_auc_[model.choice_] == pytest.approx(auc(y, model.oof_pd_))
+    ranked = model.lightgbm_.oof_raw_ if model.choice_ == "lightgbm" else model.oof_pd_
+    assert model.inner_auc_[model.choice_] == pytest.approx(auc(y, ranked))
     summary = model.selection_summary()
     assert summary["selected"] == model.choice_ and summary["tuning"]["trials"] >= 1
     parts = model.candidate_pd(X)
