@@ -36,10 +36,17 @@ Causal structure (arrows are the only ways information flows):
    - a credit event (stops paying) with a 12-month probability driven by low z, high
      debt-to-income and unemployment, raised in cohorts whose next 12 months hold a market
      crash (an economy effect no application-time feature can see);
-   - default = credit event, or an unmet margin call (forced liquidation); at default the
-     collateral is sold with slippage (larger on gap days), the loss is the uncovered debt
-     net of what collection recovers, plus a workout cost. So LGD is mostly small, with a
-     long tail from gap moves and concentrated, volatile holdings.
+   - an unmet call ends in a forced liquidation: the collateral is sold with slippage
+     (larger on gap days); a name closing at its cn limit-down price (±10 % main board,
+     ±20 % ChiNext/STAR for the most volatile quintile) cannot be sold that day, so the sale
+     rolls to the next one while the price keeps falling;
+   - default (DESIGN.md) = a credit event, or a shortfall left by the forced sale and not
+     paid within the cure period (90 calendar days past due; the same capacity to pay that
+     meets calls cures it). A forced sale that repays the loan in full is NOT a default.
+     After a credit event the collateral is sold too and the loss is the uncovered debt net
+     of what collection recovers, plus a workout cost (LGD mostly small, with a long tail);
+     a shortfall default's EAD is the unpaid shortfall at its default date, so its LGD is
+     high. Interest accrues per calendar day, ACT/360 (``creditdesk.daycount``).
    Everything in ``outcomes`` is dated strictly after the application date.
 
 Prices are the real S&P 500 paths (``../shared/datasets/sp500_prices``) when present, the
@@ -90,6 +97,18 @@ class PopulationConfig:
     workout_cost_fixed: float = 150.0  # per defaulted account (legal, collection), in currency units
     collection_recovery_share: float = 0.30  # of an uncovered shortfall
     style_z_correlation: float = 0.35
+    # Default definition (DESIGN.md; Basel II para 452: 90 days past due): a shortfall left
+    # unpaid this many calendar days after the liquidation that revealed it, or a credit event.
+    cure_period_days: int = 90
+    # cn daily price limits (SSE/SZSE trading rules): main board, and ChiNext/STAR for the
+    # universe's most volatile quintile; a name at limit-down cannot be sold that day.
+    price_limit_main: float = 0.10
+    price_limit_growth: float = 0.20
+    day_count: str = "ACT/360"  # interest per calendar day, CNY broker contracts
+    # cn admission: brokers invite customers with ¥500,000 of average daily assets; a share of
+    # applicants below it walk in anyway (and are knocked out by the cn policy).
+    admission_assets: float = 500_000.0
+    admitted_share: float = 0.92
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -108,6 +127,9 @@ class _Market:
     market_fwd_fall: np.ndarray  # per day: max(0, -(12-month forward equal-weight return))
     first_app_idx: int
     last_app_idx: int
+    limited_returns: np.ndarray  # returns under the cn daily price limits (outcome simulation)
+    locked: np.ndarray  # (day, ticker): closed at limit-down, cannot be sold that day
+    calendar_days: np.ndarray  # per day: calendar days since the previous trading day (interest)
 
 
 def _prepare_market(panel: PricePanel, config: PopulationConfig) -> _Market:
@@ -126,6 +148,8 @@ def _prepare_market(panel: PricePanel, config: PopulationConfig) -> _Market:
     ew_index = ew.mean(axis=1)
     fwd = np.zeros(len(panel.dates))
     fwd[:-HORIZON_DAYS] = ew_index[HORIZON_DAYS:] / ew_index[:-HORIZON_DAYS] - 1.0
+    limited_returns, locked = _price_limited(panel.close, vol >= np.quantile(vol, 0.8), config)
+    gaps = np.diff(panel.dates).astype("timedelta64[D]").astype(np.int64)
     return _Market(
         dates=panel.dates,
         tickers=panel.tickers,
@@ -135,7 +159,25 @@ def _prepare_market(panel: PricePanel, config: PopulationConfig) -> _Market:
         market_fwd_fall=np.maximum(0.0, -fwd),
         first_app_idx=first_app_idx,
         last_app_idx=last_app_idx,
+        limited_returns=limited_returns,
+        locked=locked,
+        calendar_days=np.concatenate([[1], gaps]),
     )
+
+
+def _price_limited(
+    close: np.ndarray, growth_board: np.ndarray, config: PopulationConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns under the cn price limits and the limit-down locks (shared
+    ``creditdesk.price_limits.limit_path``): a gap beyond the limit is spread over several
+    days, each one locked, so a forced sale waits while the price keeps falling."""
+    from creditdesk.price_limits import limit_path
+
+    limit = np.where(growth_board, config.price_limit_growth, config.price_limit_main)
+    limited, locked = limit_path(close, limit)
+    returns = np.zeros_like(limited)
+    returns[1:] = limited[1:] / limited[:-1] - 1.0
+    return returns, locked
 
 
 def instruments_table(panel: PricePanel, config: PopulationConfig) -> pd.DataFrame:
@@ -245,7 +287,7 @@ def _chunk(
     timeline = _application_timeline(rng, n, market)
     kyc = _kyc(rng, latent)
     bureau = _bureau(rng, latent, kyc.age)
-    basket = _request_and_basket(rng, latent, kyc.net_worth, market)
+    basket = _request_and_basket(rng, latent, kyc.net_worth, market, config)
     trips = _round_trips(rng, latent, timeline, basket, market)
     trades = _trades_table(rng, customer_id, trips, market)
     platform_assets = _platform_assets(trips, timeline, basket.equity, market)
@@ -407,11 +449,23 @@ class _Basket:
 
 
 def _request_and_basket(
-    rng: np.random.Generator, latent: _Latent, net_worth: np.ndarray, market: _Market
+    rng: np.random.Generator,
+    latent: _Latent,
+    net_worth: np.ndarray,
+    market: _Market,
+    config: PopulationConfig,
 ) -> _Basket:
-    """Platform assets, the line requested (leverage appetite) and the basket (style-driven)."""
+    """Platform assets, the line requested (leverage appetite) and the basket (style-driven).
+
+    cn brokers invite customers who meet the margin admission (¥500,000 of average daily
+    assets): ``admitted_share`` of applicants hold at least that (more for the wealthy),
+    the rest walk in below it.
+    """
     n = len(latent.z)
     equity = np.maximum(net_worth * rng.beta(2.0, 8.0, n), 2_000.0)
+    floor = config.admission_assets * np.exp(0.6 * np.abs(rng.standard_normal(n)))
+    admitted = rng.random(n) < config.admitted_share
+    equity = np.where(admitted, np.maximum(equity, floor), equity)
     request_share = np.clip(1.3 * _sigmoid(0.6 * latent.s_leverage + 0.5 * rng.standard_normal(n)), 0.1, 1.5)
     requested_line = np.maximum(np.round(equity * request_share / 100.0) * 100.0, 500.0)
     n_names = np.clip(
@@ -677,15 +731,21 @@ def _sorted(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
     return frame.take(order).reset_index(drop=True)
 
 
-def _portfolio_returns(app_idx: np.ndarray, basket: _Basket, market: _Market) -> np.ndarray:
-    """Daily basket returns over the horizon, shaped (day, account) so each day is contiguous."""
+def _portfolio_returns(
+    app_idx: np.ndarray, basket: _Basket, market: _Market
+) -> tuple[np.ndarray, np.ndarray]:
+    """Daily basket returns under the price limits over the horizon, and the share of each
+    basket locked at limit-down, both shaped (day, account) so each day is contiguous."""
     n = len(app_idx)
     days = np.arange(1, HORIZON_DAYS + 1)
     rows = app_idx[:, None] + days[None, :]  # (n, H)
     port_ret = np.zeros((n, HORIZON_DAYS))
+    locked_share = np.zeros((n, HORIZON_DAYS))
     for k in range(BASKET_MAX):
-        port_ret += basket.weights[:, k : k + 1] * market.returns[rows, basket.basket[:, k : k + 1]]
-    return np.ascontiguousarray(port_ret.T)
+        names, w = basket.basket[:, k : k + 1], basket.weights[:, k : k + 1]
+        port_ret += w * market.limited_returns[rows, names]
+        locked_share += w * market.locked[rows, names]
+    return np.ascontiguousarray(port_ret.T), np.ascontiguousarray(locked_share.T)
 
 
 @dataclass(frozen=True)
@@ -697,6 +757,7 @@ class _Behaviour:
     p_meet: np.ndarray
     credit_day: np.ndarray  # HORIZON_DAYS + 10 when there is no credit event
     meet_draw: np.ndarray  # (n, 4): uniforms deciding the first few calls
+    cured: np.ndarray  # pays a post-liquidation shortfall within the cure period
 
 
 def _account_behaviour(
@@ -726,14 +787,21 @@ def _account_behaviour(
     credit_event = rng.random(n) < p_credit
     credit_day = np.where(credit_event, rng.integers(1, HORIZON_DAYS + 1, n), HORIZON_DAYS + 10)
     meet_draw = rng.random((n, 4))  # at most a few calls decide independently
-    return _Behaviour(drawn0, extra_total, p_meet, credit_day, meet_draw)
+    cured = rng.random(n) < p_meet  # the same capacity to pay decides whether a shortfall is cured
+    return _Behaviour(drawn0, extra_total, p_meet, credit_day, meet_draw, cured)
 
 
 class _MarginAccounts:
     """The margin accounts' state, advanced one trading day at a time (vectorised over accounts).
 
     Forced sales are staged: a concentrated or volatile basket is sold over several days
-    (at most a share of each day's liquidity), so it stays exposed to the market meanwhile.
+    (at most a share of each day's liquidity), so it stays exposed to the market meanwhile;
+    the part of a basket closing at limit-down cannot be sold that day and waits.
+    Interest accrues per calendar day (ACT/360, ``creditdesk.daycount``), weekends included.
+
+    Default (DESIGN.md): a credit event, or a shortfall left after a forced sale and not paid
+    within ``cure_period_days``. A forced sale that repays the loan in full is a liquidation,
+    not a default; the EAD of a shortfall default is what is owed at its default date.
     """
 
     def __init__(
@@ -741,14 +809,23 @@ class _MarginAccounts:
         basket: _Basket,
         behaviour: _Behaviour,
         port_ret: np.ndarray,
+        locked_share: np.ndarray,
+        app_idx: np.ndarray,
         market: _Market,
         config: PopulationConfig,
     ) -> None:
+        from creditdesk.daycount import year_fraction
+
         n = len(behaviour.drawn0)
         self.config = config
         self.behaviour = behaviour
         self.port_ret = port_ret
-        self.daily_rate = config.loan_rate_annual / 252.0
+        self.locked_share = locked_share
+        self.app_idx = app_idx
+        self.dates = market.dates
+        # (day, account): the year fraction of interest charged on each trading day's step
+        steps = market.calendar_days[app_idx[None, :] + np.arange(1, HORIZON_DAYS + 1)[:, None]]
+        self.accrual = config.loan_rate_annual * np.asarray(year_fraction(steps, config.day_count))
         self.securities = basket.equity + behaviour.drawn0
         self.cash = np.zeros(n)
         self.loan = behaviour.drawn0.copy()
@@ -770,11 +847,14 @@ class _MarginAccounts:
         self.days_left = np.zeros(n, dtype=np.int64)
 
     def start_default(self, mask: np.ndarray, t: int, why: str) -> None:
+        """Start selling the collateral: at once a default for a credit event; for a margin
+        shortfall only a forced liquidation (``settle`` decides whether anything defaults)."""
         if not mask.any():
             return
-        self.default[mask] = True
-        self.cause[mask] = why
-        self.default_day[mask] = t
+        if why == "credit_event":
+            self.default[mask] = True
+            self.cause[mask] = why
+            self.default_day[mask] = t
         self.liquidated[mask] = True
         self.active[mask] = False  # no more draws; interest still accrues until the debt is settled
         self.selling[mask] = True
@@ -787,27 +867,45 @@ class _MarginAccounts:
         idx = np.flatnonzero(self.selling)
         gap = np.abs(self.port_ret[t - 1, idx])
         slippage = 0.004 + 0.5 * gap
-        portion = self.securities[idx] / self.days_left[idx]
+        sellable = 1.0 - (self.locked_share[t - 1, idx] if t < HORIZON_DAYS else 0.0)
+        portion = self.securities[idx] / self.days_left[idx] * sellable
         self.cash[idx] += portion * (1.0 - slippage)
         self.securities[idx] -= portion
-        self.days_left[idx] -= 1
+        self.days_left[idx] -= sellable >= 1.0  # a locked name rolls the sale to the next day
         done = idx[self.days_left[idx] == 0]
         if len(done):
-            self.settle(done)
+            self.settle(done, t)
 
-    def settle(self, done: np.ndarray) -> None:
-        """Book EAD and loss once an account's collateral is sold."""
+    def settle(self, done: np.ndarray, t: int) -> None:
+        """Book EAD and loss once an account's collateral is sold.
+
+        After a credit event: EAD = the debt at default. After a forced liquidation: a sale
+        that covers the debt ends it; a shortfall the customer pays within the cure period
+        too; an unpaid one defaults when the cure period ends (if that is within the 12
+        months) with EAD = the shortfall plus the interest accrued on it meanwhile.
+        """
         config = self.config
+        self.selling[done] = False
         debt = self.loan[done] + self.interest[done]
         shortfall = np.maximum(0.0, debt - self.cash[done])
+        credit = self.default[done]
+        due = self.dates[self.app_idx[done] + t] + np.timedelta64(config.cure_period_days, "D")
+        default_idx = np.searchsorted(self.dates, due) - self.app_idx[done]
+        late = ~credit & (shortfall > 0.005) & ~self.behaviour.cured[done] & (default_idx <= HORIZON_DAYS)
+        owed = shortfall * (1.0 + config.loan_rate_annual * config.cure_period_days / 360.0)
+        ead = np.where(credit, debt, np.where(late, owed, 0.0))
         booked = (
-            shortfall * (1.0 - config.collection_recovery_share)
-            + config.workout_cost_share * debt
+            np.maximum(0.0, ead - np.where(credit, self.cash[done], 0.0))
+            * (1.0 - config.collection_recovery_share)
+            + config.workout_cost_share * ead
             + config.workout_cost_fixed
         )
-        self.loss[done] = np.minimum(booked, debt)
-        self.ead[done] = debt
-        self.selling[done] = False
+        self.loss[done] = np.where(credit | late, np.minimum(booked, ead), 0.0)
+        self.ead[done] = ead
+        shortfall_default = done[late]
+        self.default[shortfall_default] = True
+        self.cause[shortfall_default] = "margin_shortfall"
+        self.default_day[shortfall_default] = np.maximum(default_idx[late], t)
 
     def day(self, t: int) -> None:
         """One trading day: draw, mark, accrue, sell, credit events, calls, top-ups, liquidations."""
@@ -815,7 +913,7 @@ class _MarginAccounts:
         draw = np.where(self.active, b.extra_total / 126.0 * (t <= 126), 0.0)
         self.loan += draw
         self.securities = self.securities * (1.0 + self.port_ret[t - 1]) + draw
-        self.interest += np.where(self.active | self.selling, self.loan * self.daily_rate, 0.0)
+        self.interest += np.where(self.active | self.selling, self.loan * self.accrual[t - 1], 0.0)
         self.sell_step(t)
         self.start_default(self.active & (b.credit_day == t), t, "credit_event")
         self.margin_calls(t)
@@ -861,9 +959,9 @@ def _simulate_margin(
     intercept: float,
 ) -> dict[str, np.ndarray]:
     """Run every account through its basket's next 252 trading days (vectorised over accounts)."""
-    port_ret = _portfolio_returns(app_idx, basket, market)
+    port_ret, locked_share = _portfolio_returns(app_idx, basket, market)
     behaviour = _account_behaviour(rng, app_idx, basket, latent, kyc, dti, market, config, intercept)
-    book = _MarginAccounts(basket, behaviour, port_ret, market, config)
+    book = _MarginAccounts(basket, behaviour, port_ret, locked_share, app_idx, market, config)
     for t in range(1, HORIZON_DAYS + 1):
         book.day(t)
     # Sales still running at the horizon are finished at its last close.

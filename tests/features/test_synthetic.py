@@ -114,7 +114,9 @@ def test_history_is_before_and_outcomes_after_the_application(population: dict[s
 
 def test_default_and_loss_levels_are_plausible_for_margin_lending(joined: pd.DataFrame) -> None:
     rate = joined["default_12m"].mean()
-    assert 0.01 < rate < 0.06
+    # About 1 %: since issue 13 a forced liquidation that repays the loan is not a default
+    # (credit events and shortfalls unpaid 90 days past due are); it was ~2.4 % before.
+    assert 0.005 < rate < 0.06
     defaulted = joined[joined["default_12m"]]
     lgd = defaulted["loss_minor"] / defaulted["exposure_at_default_minor"]
     assert (lgd >= 0).all() and (lgd <= 1).all()
@@ -170,7 +172,8 @@ def test_cohorts_that_meet_a_crash_default_several_times_more(
     dates = joined["application_date"]
     crash = joined[(dates >= "2007-10-01") & (dates < "2008-10-01")]["default_12m"].mean()
     calm = joined[(dates >= "2012-01-01") & (dates < "2017-01-01")]["default_12m"].mean()
-    assert crash > 2.5 * calm
+    # 2x (was 2.5x before issue 13: crash liquidations that repay in full no longer count)
+    assert crash > 2.0 * calm
 
 
 def test_simulated_prices_stand_in_when_the_data_is_absent(tmp_path: Path) -> None:

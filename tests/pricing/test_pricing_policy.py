@@ -33,7 +33,7 @@ def test_default_policy_loads_with_version_and_file_hash() -> None:
     # grade-indexed tables: 0 and 11 hold nothing; acceptance stops at acceptable_max_grade
     assert policy.max_line_minor_by_grade[0] == 0 and policy.max_line_minor_by_grade[11] == 0
     assert policy.acceptable_by_grade.tolist() == [False] + [True] * 8 + [False] * 3
-    assert policy.tier(1).max_line_minor == 50_000_000
+    assert policy.tier(1).max_line_minor == 500_000_000  # CNY 5,000,000 in fen
 
 
 def test_hash_changes_with_any_byte_and_version_is_read(tmp_path: Path) -> None:

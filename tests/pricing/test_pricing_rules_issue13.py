@@ -179,7 +179,7 @@ def test_cn_line_is_at_most_about_seventy_percent_of_assets() -> None:
     assert one(platform_assets_minor=small, **big)["credit_limit_minor"] == 39_000_000  # 0.65 x
     d = one(platform_assets_minor=small, collateral_value_minor=42_000_000, **big)
     assert d["credit_limit_minor"] == 42_000_000 <= 0.7 * small
-    assert one(platform_assets_minor=10**9, **big)["credit_limit_minor"] == 50_000_000  # grade 1 tier cap
+    assert one(platform_assets_minor=10**10, **big)["credit_limit_minor"] == 500_000_000  # grade 1 tier cap
     # grade 5's 5 % add-on lowers every conversion rate: (70,000 - 0.05 x 100,000) / 100 %
     admitted = {"avg_daily_assets_20d_minor": 50_000_000}  # the 20-day average passes admission
     d5 = one(platform_assets_minor=10_000_000, collateral_value_minor=7_000_000, grade=5, **big, **admitted)
