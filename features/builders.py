@@ -147,7 +147,11 @@ class InstrumentIndex:
         tickers = frame["ticker"].astype(str).to_numpy(dtype=object)
         if len(set(tickers)) != len(tickers):
             raise InputError("instruments: duplicate ticker", field="instruments.ticker")
-        adv = frame["adv_shares"].to_numpy(dtype=np.float64)
+        # "Illiquid" ranks by money traded (issue 13): share counts are not comparable across
+        # names (a $1,000 share trades fewer shares) nor across a split. A master without
+        # ``adv_money`` (a bundle written before it existed) still ranks by shares.
+        column = "adv_money" if "adv_money" in frame.columns else "adv_shares"
+        adv = frame[column].to_numpy(dtype=np.float64)
         cut = float(np.quantile(adv, ILLIQUID_ADV_QUANTILE)) if len(adv) else 0.0
         return cls(
             tickers=tickers,

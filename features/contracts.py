@@ -207,6 +207,7 @@ def _raw_suites(tables: Mapping[str, pd.DataFrame], gxe: Any) -> list[_Suite]:
             _unique(suite, gxe, ok, "ticker")
             _between(suite, gxe, ok, "volatility_annual", 0, None)
             _between(suite, gxe, ok, "adv_shares", 0, None)
+            _between(suite, gxe, ok, "adv_money", 0, None)
         elif name == "prices":
             if {"date", "ticker"} <= ok:
                 suite.add(

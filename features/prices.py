@@ -3,7 +3,11 @@ documented simulation when that folder is absent.
 
 A ``PricePanel`` is dense (days × tickers) so that margin simulations, VaR and stress runs
 index it with numpy instead of joining frames. Prices are ``adjusted_close`` (split- and
-dividend-adjusted), the only column that gives true returns. Only tickers with a complete
+dividend-adjusted), the only column that gives true returns. Volume in the data is raw
+shares on the day's own split basis, so it never meets the adjusted prices directly: money
+traded = raw close × raw volume is the same on either side of a split (AAPL 7:1 on
+2014-06-09, 4:1 on 2020-08-31), and shares on the adjusted basis are that money / the
+adjusted close (``traded_money``, ``adjusted_volume``). Only tickers with a complete
 history over the requested window are kept: that adds survivorship bias on top of the
 dataset's own (2021 members only), which is fine for margin stress and must be said in any
 report built on it.
@@ -28,6 +32,18 @@ class PricePanel:
     volume: np.ndarray  # float64 [days, tickers], shares traded
     sectors: np.ndarray  # str, one per column
     source: str  # "sp500" or "simulated"
+    money_volume: np.ndarray | None = None  # float64 [days, tickers], raw close × raw volume
+
+    @property
+    def traded_money(self) -> np.ndarray:
+        """Money traded per day (currency units), split-invariant; the simulation's volume is
+        already on its price's basis, so there it is close × volume."""
+        return self.close * self.volume if self.money_volume is None else self.money_volume
+
+    @property
+    def adjusted_volume(self) -> np.ndarray:
+        """Shares traded on the adjusted prices' basis: money traded / adjusted close."""
+        return self.traded_money / self.close
 
     @property
     def returns(self) -> np.ndarray:
@@ -42,8 +58,15 @@ class PricePanel:
         )
         if not mask.any():
             raise InputError(f"no trading days between {start} and {end} in the {self.source} prices")
+        money = None if self.money_volume is None else self.money_volume[mask]
         return PricePanel(
-            self.dates[mask], self.tickers, self.close[mask], self.volume[mask], self.sectors, self.source
+            self.dates[mask],
+            self.tickers,
+            self.close[mask],
+            self.volume[mask],
+            self.sectors,
+            self.source,
+            money,
         )
 
 
@@ -54,7 +77,8 @@ def load_sp500_panel(path: Path, start: str = "2001-01-01", end: str | None = No
     filters = [("date", ">=", pd.Timestamp(start))]
     if end is not None:
         filters.append(("date", "<=", pd.Timestamp(end)))
-    frame = pd.read_parquet(path, columns=["date", "ticker", "adjusted_close", "volume"], filters=filters)
+    columns = ["date", "ticker", "close", "adjusted_close", "volume"]
+    frame = pd.read_parquet(path, columns=columns, filters=filters)
     if frame.empty:
         raise InputError(f"{path}: no prices in the requested window")
     frame["date"] = pd.to_datetime(frame["date"])
@@ -62,9 +86,12 @@ def load_sp500_panel(path: Path, start: str = "2001-01-01", end: str | None = No
         index="date", columns="ticker", values="adjusted_close", aggfunc="last", observed=True
     )
     volume = frame.pivot_table(index="date", columns="ticker", values="volume", aggfunc="last", observed=True)
+    frame["money"] = frame["close"] * frame["volume"]  # raw price × raw shares: split-invariant
+    money = frame.pivot_table(index="date", columns="ticker", values="money", aggfunc="last", observed=True)
     complete = close.columns[close.notna().all() & (close > 0).all()]
     close = close[complete].sort_index()
     volume = volume.reindex(index=close.index, columns=complete).fillna(0.0)
+    money = money.reindex(index=close.index, columns=complete).fillna(0.0)
     sectors = np.full(len(complete), "unknown", dtype=object)
     constituents = path.parent / "constituents.csv"
     if constituents.exists():
@@ -80,6 +107,7 @@ def load_sp500_panel(path: Path, start: str = "2001-01-01", end: str | None = No
         volume=volume.to_numpy(dtype=np.float64),
         sectors=sectors,
         source="sp500",
+        money_volume=money.to_numpy(dtype=np.float64),
     )
 
 

@@ -97,7 +97,8 @@ TABLES: dict[str, dict[str, str]] = {
         "ticker": "string",
         "sector": "string",
         "volatility_annual": "float64",
-        "adv_shares": "float64",  # average daily volume
+        "adv_shares": "float64",  # average daily volume, shares on the adjusted prices' basis
+        "adv_money": "float64",  # average daily money traded (split-invariant), currency units
         "volatile": "bool",  # volatility_annual in the top quintile of the universe
     },
     # Daily closes of the universe (split- and dividend-adjusted) over the population's dates.

@@ -185,13 +185,15 @@ def instruments_table(panel: PricePanel, config: PopulationConfig) -> pd.DataFra
     market = _prepare_market(panel, config)
     pre = slice(1, market.first_app_idx)
     vol = market.returns[pre].std(axis=0) * np.sqrt(252.0)
-    adv = panel.volume[pre].mean(axis=0)
+    adv = panel.adjusted_volume[pre].mean(axis=0)  # shares on the prices' (adjusted) basis
+    adv_money = panel.traded_money[pre].mean(axis=0)
     return pd.DataFrame(
         {
             "ticker": pd.array(panel.tickers, dtype="string"),
             "sector": pd.array(panel.sectors, dtype="string"),
             "volatility_annual": vol.round(6),
             "adv_shares": adv.round(1),
+            "adv_money": adv_money.round(0),
             "volatile": vol >= np.quantile(vol, 0.8),
         }
     )

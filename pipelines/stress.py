@@ -73,7 +73,9 @@ def run_stress(
         raise InputError(f"need 260 trading days of prices before {start} for VaR; the data starts too late")
     close = panel.close
     returns = panel.returns
-    adv = pd.DataFrame(panel.volume).rolling(20, min_periods=1).mean().shift(1).bfill().to_numpy()
+    # ADV in shares on the adjusted prices' basis (money traded / adjusted close): raw share
+    # volume against split-adjusted prices made sale caps ~30x too tight for split names
+    adv = pd.DataFrame(panel.adjusted_volume).rolling(20, min_periods=1).mean().shift(1).bfill().to_numpy()
     vol = pd.DataFrame(returns).rolling(20, min_periods=5).std().shift(1).fillna(0.02).to_numpy()
     conv = np.full(close.shape[1], CONVERSION_RATE_BY_KIND["index_constituent"])
     book = synthetic_book(n_accounts, close[first], seed=seed)
@@ -120,7 +122,15 @@ def run_stress(
     rep = replay(**replay_args)
     # the same book again under the dynamic risk controls (issue 14), side by side
     controls = compare_controls(
-        rep, replay_args, panel.dates, panel.tickers, returns, panel.volume, first, reg, controls_policy
+        rep,
+        replay_args,
+        panel.dates,
+        panel.tickers,
+        returns,
+        panel.adjusted_volume,
+        first,
+        reg,
+        controls_policy,
     )
     days = pd.DataFrame(
         {

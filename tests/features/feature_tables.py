@@ -33,6 +33,7 @@ def instruments() -> pd.DataFrame:
                 "sector": "tech",
                 "volatility_annual": 0.2,
                 "adv_shares": 1e6,
+                "adv_money": 1e6 * 50.0,
                 "volatile": False,
             },
             {
@@ -40,6 +41,7 @@ def instruments() -> pd.DataFrame:
                 "sector": "energy",
                 "volatility_annual": 0.3,
                 "adv_shares": 2e6,
+                "adv_money": 2e6 * 50.0,
                 "volatile": False,
             },
             {
@@ -47,6 +49,7 @@ def instruments() -> pd.DataFrame:
                 "sector": "biotech",
                 "volatility_annual": 0.9,
                 "adv_shares": 1e3,
+                "adv_money": 1e3 * 50.0,
                 "volatile": True,
             },
             {
@@ -54,6 +57,7 @@ def instruments() -> pd.DataFrame:
                 "sector": "banks",
                 "volatility_annual": 0.25,
                 "adv_shares": 3e6,
+                "adv_money": 3e6 * 50.0,
                 "volatile": False,
             },
             {
@@ -61,6 +65,7 @@ def instruments() -> pd.DataFrame:
                 "sector": "retail",
                 "volatility_annual": 0.6,
                 "adv_shares": 4e6,
+                "adv_money": 4e6 * 50.0,
                 "volatile": True,
             },
         ],
