@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from creditdesk.business_time import refuse_before_opening
 from creditdesk.errors import InputError
 from ledger.domain import SUCCESS_RESULTS, Transfer, TransferResult
 from ledger.service import create_transfers_in
@@ -39,8 +40,12 @@ def replayed(
     return OperationResult(op_id, True, "ok", [(i, "exists") for i in ids if i in stored], {"replayed": True})
 
 
-def facility_of(uow: MarginUnitOfWork, customer_id: int) -> Facility:
+def facility_of(uow: MarginUnitOfWork, customer_id: int, at_ns: int | None = None) -> Facility:
+    """The customer's facility; with ``at_ns`` (the operation's business time) an operation
+    dated before the facility opened is refused (``at``), nothing written."""
     fac = uow.margin.facility(customer_id)
     if fac is None:
         raise InputError(f"customer {customer_id} has no margin facility", field="customer_id")
+    if at_ns is not None:
+        refuse_before_opening(at_ns, fac.opened_at_ns)
     return fac

@@ -191,7 +191,7 @@ class MarginDesk:
         op_id_checked(op_id)
 
         def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id)
+            fac = facility_of(uow, customer_id, self.clock())
             t = plan_cash_flow(customer_id, fac.currency_ledger, op_id, amount_minor, deposit=True)
             return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
 
@@ -203,7 +203,7 @@ class MarginDesk:
         op_id_checked(op_id)
 
         def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id)
+            fac = facility_of(uow, customer_id, self.clock())
             t = plan_cash_flow(customer_id, fac.currency_ledger, op_id, amount_minor, deposit=False)
             if uow.ledger.load_transfers([t.id]):  # a retry: let the ledger answer "exists"
                 allowed = amount_minor
@@ -222,7 +222,7 @@ class MarginDesk:
         op_id_checked(op_id)
 
         def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id)
+            fac = facility_of(uow, customer_id, self.clock())
             t = plan_fee(customer_id, fac.currency_ledger, op_id, amount_minor)
             return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
 
@@ -242,7 +242,7 @@ class MarginDesk:
         cost = trade_value_minor(op_id, instrument_id, quantity, price_minor, fee_minor)
 
         def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id)
+            fac = facility_of(uow, customer_id, self.clock())
             ids = trade_leg_ids("buy", customer_id, op_id, 5)
             again = replayed(uow, op_id, ids, (ids[2], cost), (ids[4], quantity))
             if again is not None:
@@ -309,7 +309,7 @@ class MarginDesk:
         kind = "liquidate" if liquidation else "sell"
 
         def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id)
+            fac = facility_of(uow, customer_id, self.clock())
             ids = trade_leg_ids(kind, customer_id, op_id, 6)
             again = replayed(uow, op_id, ids, (ids[1], gross), (ids[0], quantity))
             if again is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,35 @@ def _engine() -> Any:
     return default_engine()
 
 
+class BusinessClock:
+    """The desk's clock for one CLI run: the ``--at`` business time (strictly increasing by
+    1 ns a reading, so operations of one run keep their order), or the wall clock."""
+
+    def __init__(self) -> None:
+        self.at_ns: int | None = None
+
+    def __call__(self) -> int:
+        if self.at_ns is None:
+            return time.time_ns()
+        self.at_ns += 1
+        return self.at_ns
+
+
+CLOCK = BusinessClock()
+
+
 def _desk() -> Any:
     from margin.service import MarginDesk
 
-    return MarginDesk(_engine())
+    return MarginDesk(_engine(), CLOCK)
 
 
 def _parse_day(day: str | None, option: str = "--day") -> dt.date:
     if day is None:
+        if CLOCK.at_ns is not None:  # the business day of --at
+            from creditdesk.business_time import business_day
+
+            return business_day(CLOCK.at_ns)
         return dt.date.today()
     try:
         return dt.date.fromisoformat(day)
@@ -61,6 +83,20 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(ledger_app, name="ledger")
+
+    @ledger_app.callback()
+    def business_time(
+        at: str | None = typer.Option(
+            None,
+            "--at",
+            help="business time of the command: YYYY-MM-DD (exchange midnight) or an ISO date-time "
+            "with offset; default now. E.g. creditdesk ledger --at 2026-02-13T10:00+08:00 deposit …",
+        ),
+    ) -> None:
+        """Time is an input: every ledger command runs at ``--at`` (before the subcommand)."""
+        from creditdesk.business_time import parse_at
+
+        CLOCK.at_ns = None if at is None else parse_at(at, time.time_ns())
 
     @ledger_app.command("init")
     def init() -> None:
