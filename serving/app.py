@@ -24,7 +24,7 @@ from serving.logs import configure_logging
 from serving.metrics import Metrics
 from serving.middleware import EdgeMiddleware
 from serving.pii import PiiVault
-from serving.ratelimit import RateLimiter
+from serving.ratelimit import RateLimiter, SharedRateLimiter
 from serving.routers import admin, books, decisions, health
 from serving.runtime import Loaded, Loader, Runtime, registry_loader, registry_version_loader
 from serving.services import Services
@@ -57,7 +57,11 @@ def build_services(settings: ServingSettings, loader: Loader | None = None) -> S
         keyring=keyring,
         keys=KeyStore(engine, settings.api_key_cache_seconds),
         pii=PiiVault(engine, keyring),
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        limiter=(
+            SharedRateLimiter(engine, settings.rate_limit_per_minute, settings.rate_limit_burst)
+            if settings.rate_limit_backend == "database"
+            else RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        ),
         runtime=Runtime(
             loader or registry_loader(settings.tracking_uri, settings.resolved_instruments_path),
             on_load=publish,

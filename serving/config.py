@@ -7,6 +7,7 @@ whole process; every limit has a default so ``creditdesk serve`` runs with no co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -22,7 +23,12 @@ class ServingSettings(Settings):
         description="largest request body accepted; enforced while reading, whatever Content-Length says",
     )
     rate_limit_per_minute: float = Field(
-        default=6000.0, gt=0, description="sustained requests per minute per API key (per worker process)"
+        default=6000.0, gt=0, description="sustained requests per minute per API key (all workers together)"
+    )
+    rate_limit_backend: Literal["database", "memory"] = Field(
+        default="database",
+        description="where the buckets live: 'database' (shared by every worker on the service database) "
+        "or 'memory' (per worker process: N workers admit N times the rate)",
     )
     rate_limit_burst: int = Field(default=200, gt=0, description="requests a key may send at once")
     api_key_cache_seconds: float = Field(

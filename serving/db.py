@@ -49,6 +49,14 @@ policies = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+rate_buckets = sa.Table(
+    "serving_rate_buckets",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False, comment="tokens left at updated_at"),
+    sa.Column("updated_at", sa.Float, nullable=False, comment="unix seconds"),
+)
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 

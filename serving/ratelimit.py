@@ -1,8 +1,10 @@
 """Per-key token buckets: a burst allowance refilled at a steady rate.
 
-State is per process; with N uvicorn workers a key's effective ceiling is N times the
-configured rate (documented in the README; a shared store would cost a round trip per
-request). Memory is bounded: idle buckets are full again anyway, so they are dropped.
+``SharedRateLimiter`` (the default, ``CREDITDESK_RATE_LIMIT_BACKEND=database``) keeps one
+bucket per key in the service database, so the limit holds across uvicorn workers and
+replicas on one database. ``RateLimiter`` (``=memory``) keeps it per process: with N
+workers a key's ceiling is N times the configured rate. Memory is bounded: idle buckets
+are full again anyway, so they are dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ import math
 import threading
 import time
 from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from serving.db import rate_buckets
 
 
 class RateLimiter:
@@ -61,3 +68,68 @@ class RateLimiter:
             del self._buckets[k]
         if len(self._buckets) >= self.MAX_BUCKETS:
             self._buckets.clear()
+
+
+class SharedRateLimiter(RateLimiter):
+    """One bucket per key for ALL workers, kept in the service database (the default).
+
+    Each worker leases tokens from the shared bucket in small batches (at most ``lease``,
+    never more than the bucket holds) and spends them locally, so a database round trip
+    is paid once per lease, not per request. The guarantee is the one of a single bucket:
+    across every worker a key is admitted at most ``burst + rate × elapsed`` times, because
+    a token is debited from the shared row before any worker spends it (a leased token a
+    worker never uses is lost, never duplicated). Wall-clock time, shared by the workers.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        per_minute: float,
+        burst: int,
+        clock: Callable[[], float] = time.time,
+        lease: int | None = None,
+    ) -> None:
+        super().__init__(per_minute, burst, clock)
+        self.engine = engine
+        self.lease = lease if lease is not None else max(1, min(burst // 8, 20))
+        self._local: dict[str, int] = {}
+
+    def check(self, key: str) -> float:
+        with self._lock:
+            if self._local.get(key, 0) >= 1:
+                self._local[key] -= 1
+                return 0.0
+            taken, wait_s = self._take(key)
+            if taken == 0:
+                return wait_s
+            if len(self._local) >= self.MAX_BUCKETS:
+                self._local.clear()
+            self._local[key] = taken - 1
+            return 0.0
+
+    def _take(self, key: str) -> tuple[int, float]:
+        """Debit up to ``lease`` whole tokens from the shared bucket: (taken, wait if none)."""
+        now = self._clock()
+        with self.engine.begin() as conn:
+            # Take the write lock first (SQLite) / the row lock (PostgreSQL), then read.
+            conn.execute(
+                rate_buckets.update().where(rate_buckets.c.key_id == key).values(key_id=rate_buckets.c.key_id)
+            )
+            query = sa.select(rate_buckets.c.tokens, rate_buckets.c.updated_at).where(
+                rate_buckets.c.key_id == key
+            )
+            if conn.dialect.name != "sqlite":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            tokens = (
+                self.burst
+                if row is None
+                else min(self.burst, row.tokens + (now - row.updated_at) * self.rate_per_s)
+            )
+            taken = min(self.lease, int(tokens))
+            values = {"tokens": tokens - taken, "updated_at": now}
+            if row is None:
+                conn.execute(rate_buckets.insert().values(key_id=key, **values))
+            else:
+                conn.execute(rate_buckets.update().where(rate_buckets.c.key_id == key).values(**values))
+        return taken, 0.0 if taken else (1.0 - tokens) / self.rate_per_s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,3 +63,26 @@ def test_never_admits_more_than_burst_plus_rate_times_elapsed(
         if limiter.check("k") == 0.0:
             admitted += 1
     assert admitted <= burst + (clock.now - start) * per_minute / 60 + 1e-9
+
+
+def test_the_limit_holds_across_workers_sharing_the_database(tmp_path: Any) -> None:
+    """Issue 16: per-process buckets let N workers admit N times the rate. Two limiters on
+    one database (two workers) together admit at most burst + rate × elapsed."""
+    from serving.db import dispose_engines, get_engine, migrate
+    from serving.ratelimit import SharedRateLimiter
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    migrate(url)
+    now = [1_000.0]
+    workers = [
+        SharedRateLimiter(get_engine(url), per_minute=60, burst=10, clock=lambda: now[0], lease=3)
+        for _ in range(2)
+    ]
+    admitted = sum(workers[i % 2].check("k") == 0.0 for i in range(40))
+    assert admitted == 10  # the burst, shared: not 10 per worker
+    assert workers[0].check("k") == pytest.approx(1.0)  # wait for the next token (1 per second)
+    now[0] += 5.0  # five more tokens
+    admitted = sum(workers[i % 2].check("k") == 0.0 for i in range(40))
+    assert admitted == 5
+    assert workers[1].check("other") == 0.0  # keys are independent
+    dispose_engines()
