@@ -57,6 +57,15 @@ def _desk() -> Any:
     return MarginDesk(_engine(), CLOCK)
 
 
+def _number(text: str | None, field: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise InputError(f"--{field.replace('_', '-')} must be a number, got {text!r}", field=field) from exc
+
+
 def _parse_day(day: str | None, option: str = "--day") -> dt.date:
     if day is None:
         if CLOCK.at_ns is not None:  # the business day of --at
@@ -130,13 +139,43 @@ def register(app: typer.Typer) -> None:
     def instrument(
         instrument_id: int = typer.Option(..., "--id", help="instrument id (1..999999)"),
         symbol: str = typer.Option(..., "--symbol"),
-        kind: str = typer.Option("share", "--kind", help="index_constituent, share, etf, bond or flagged"),
+        kind: str = typer.Option(
+            "share",
+            "--kind",
+            help="share, etf, government_bond, money_market_fund, cash_management, bond, fund, warrant "
+            "(legacy: index_constituent, flagged)",
+        ),
         price: int = typer.Option(..., "--price", help="price per share in minor units"),
         adv: int = typer.Option(1_000_000, "--adv", help="average daily volume, shares"),
         vol_bps: int = typer.Option(200, "--vol-bps", help="daily volatility in basis points"),
+        board: str | None = typer.Option(None, "--board", help="main, chinext, star or st"),
+        static_pe: str | None = typer.Option(None, "--static-pe", help="static P/E (negative: loss-making)"),
+        index_member: bool | None = typer.Option(None, "--index/--no-index", help="index constituent"),
+        financing: bool | None = typer.Option(
+            None, "--financing/--no-financing", help="eligible for financed purchase (融资买入标的)"
+        ),
+        collateral: bool | None = typer.Option(
+            None, "--collateral/--no-collateral", help="eligible as collateral"
+        ),
     ) -> None:
-        """Register or update an instrument of the margin instrument master."""
-        _desk().upsert_instrument(instrument_id, symbol, kind, price, adv, vol_bps)
+        """Register or update an instrument of the margin instrument master; the conversion rate
+        and financed-purchase eligibility follow the exchange rule table (margin/instruments.py)."""
+        master = {
+            "board": board,
+            "static_pe": _number(static_pe, "static_pe"),
+            "index_constituent": index_member,
+            "eligible_for_financing": financing,
+            "eligible_as_collateral": collateral,
+        }
+        _desk().upsert_instrument(
+            instrument_id,
+            symbol,
+            kind,
+            price,
+            adv,
+            vol_bps,
+            **{k: v for k, v in master.items() if v is not None},
+        )
         print(f"instrument {instrument_id} {symbol}: {kind} at {price}")
 
     @ledger_app.command("deposit")

@@ -18,7 +18,19 @@ MAX_PRICES = 10_000
 MAX_INSTRUMENT_ID = 999_999
 MAX_INT32 = 2**31 - 1
 
-InstrumentKind = Literal["index_constituent", "share", "etf", "bond", "flagged"]
+InstrumentKind = Literal[
+    "share",
+    "etf",
+    "government_bond",
+    "money_market_fund",
+    "cash_management",
+    "bond",
+    "fund",
+    "warrant",
+    "index_constituent",  # legacy short kinds: a share in the index / an ST share
+    "flagged",
+]
+Board = Literal["main", "chinext", "star", "st"]
 
 
 class InstrumentIn(_Closed):
@@ -40,6 +52,28 @@ class InstrumentIn(_Closed):
     price_minor: int = Field(gt=0, le=MAX_MONEY_MINOR, description="last price per share, minor units")
     adv_shares: int = Field(default=1_000_000, ge=0, le=10**13, description="average daily volume")
     volatility_bps: int = Field(default=200, ge=0, le=100_000, description="daily return volatility")
+    # instrument master (issue 13): the conversion rate and financed-purchase eligibility follow
+    # the exchange rule table from these (margin/instruments.py)
+    board: Board | None = Field(default=None, description="main, chinext, star or st (default main)")
+    static_pe: float | None = Field(
+        default=None, strict=True, description="static P/E as a number; negative = loss-making (0 % rate)"
+    )
+    index_constituent: bool | None = Field(default=None, strict=True)
+    eligible_for_financing: bool | None = Field(
+        default=None, strict=True, description="融资买入标的 (default: shares and ETFs)"
+    )
+    eligible_as_collateral: bool | None = Field(default=None, strict=True)
+
+    def master(self) -> dict[str, object]:
+        """The master fields given (None = the rule table's default)."""
+        names = (
+            "board",
+            "static_pe",
+            "index_constituent",
+            "eligible_for_financing",
+            "eligible_as_collateral",
+        )
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
 class Instrument(BaseModel):
@@ -50,6 +84,11 @@ class Instrument(BaseModel):
     price_minor: int
     adv_shares: int
     volatility_bps: int
+    board: str
+    static_pe: float | None
+    index_constituent: bool
+    eligible_for_financing: bool
+    eligible_as_collateral: bool
 
 
 class AccountOpen(_Closed):

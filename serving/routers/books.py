@@ -95,7 +95,8 @@ def put_instrument(
     _who: Principal = Depends(operations),
     b: Books = Depends(books),
 ) -> Instrument:
-    """Register or update an instrument of the margin master (its kind sets the haircut)."""
+    """Register or update an instrument of the margin master (kind, board, P/E and flags set
+    its conversion rate and financed-purchase eligibility by the exchange rule table)."""
     from margin.storage import instruments
 
     with b.svc.engine.connect() as conn:
@@ -113,7 +114,13 @@ def put_instrument(
             message=f"instrument {clash[0]} has this symbol",
         )
     b.desk.upsert_instrument(
-        instrument_id, body.symbol, body.kind, body.price_minor, body.adv_shares, body.volatility_bps
+        instrument_id,
+        body.symbol,
+        body.kind,
+        body.price_minor,
+        body.adv_shares,
+        body.volatility_bps,
+        **body.master(),
     )
     with b.svc.engine.connect() as conn:
         row = conn.execute(select(instruments).where(instruments.c.instrument_id == instrument_id)).one()
