@@ -31,6 +31,47 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+def postgres_reason() -> str | None:
+    """None when the local PostgreSQL server answers, else why it cannot be used."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        return None
+    except Exception as exc:
+        return f"no PostgreSQL server at {PG_URL}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """URL of a fresh private schema in the local ``test`` database (parallel runs never
+    collide), dropped afterwards; the test skips with the reason when there is no server."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    reason = postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def require_dataset(relative: str) -> Path:
     """Path of a file in ../shared/datasets, or skip the test saying what is missing."""
     path = DATASETS_DIR / relative

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
+
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from feature_tables import hand_made, random_population, typed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from creditdesk.errors import InputError
 from features.builders import InstrumentIndex, build_features, online_features, trading_features
 from features.catalogue import CATALOGUE, KEYS, feature_names
+from tests.features.feature_tables import hand_made, random_population, typed
 
 DAY_NS = 86_400 * 10**9
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_tables import hand_made, typed
 
 from features.builders import build_features
 from features.catalogue import CATALOGUE_VERSION
+from tests.features.feature_tables import hand_made, typed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

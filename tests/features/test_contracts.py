@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from feature_tables import hand_made
 
 from features.builders import build_features
 from features.catalogue import CATALOGUE_VERSION
+from tests.features.feature_tables import hand_made
 
 contracts = pytest.importorskip("features.contracts")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from feature_tables import random_population
 
 from creditdesk.errors import InputError
 from features.builders import trading_features
 from features.distributed import compute_trading_features, trading_features_dask
+from tests.features.feature_tables import random_population
 
 
 @pytest.mark.parametrize("npartitions", [1, 3, 7])

@@ -1,4 +1,4 @@
-"""Helpers shared by the ledger tests (imported by name: pytest puts this folder on sys.path)."""
+"""Helpers shared by the ledger tests (imported as ``tests.ledger.ledger_support``)."""
 
 from __future__ import annotations
 

@@ -10,19 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledger_support import journal_decision
 
-from tests.conftest import require_dataset  # type: ignore[import-not-found]
+from tests.conftest import REPO_ROOT, require_dataset
+from tests.ledger.ledger_support import journal_decision
 
 CLI = str(Path(sys.executable).with_name("creditdesk"))
-REPO = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], var_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CREDITDESK_VAR_DIR": str(var_dir),
-        "CREDITDESK_SHARED_DIR": str(REPO.parent / "shared"),
+        "CREDITDESK_SHARED_DIR": str(REPO_ROOT.parent / "shared"),
     }
     env.pop("CREDITDESK_DB_URL", None)
     return subprocess.run(

@@ -12,18 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ledger_support import fresh_sqlite
 from sqlalchemy import Engine
 
 from ledger.domain import Account, AccountFlags, Transfer, TransferFlags, TransferResult
 from ledger.eod import reconcile
 from ledger.service import Ledger
 from ledger.storage import make_engine
+from tests.conftest import REPO_ROOT
+from tests.ledger.ledger_support import fresh_sqlite
 
 R = TransferResult
 DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 CHAIN = 4_000
-REPO = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent(
     """
@@ -84,7 +84,7 @@ def open_books(url: str) -> Ledger:
 def kill_mid_batch(url: str, stage: str) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, url, stage, str(CHAIN)],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

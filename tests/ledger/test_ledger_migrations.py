@@ -12,8 +12,7 @@ from sqlalchemy import inspect
 
 import margin.storage  # noqa: F401  (declares the margin tables on the shared metadata)
 from ledger.storage import VERSION_TABLE, make_engine, metadata, migrate
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
 
 
 def test_migrated_schema_matches_metadata(tmp_path: Path) -> None:
@@ -34,8 +33,8 @@ def test_alembic_command_line_uses_the_configured_url(tmp_path: Path) -> None:
     env = {"CREDITDESK_DB_URL": url, "PATH": "/usr/bin:/bin"}
     alembic = Path(sys.executable).with_name("alembic")
     done = subprocess.run(
-        [str(alembic), "-c", str(REPO / "alembic.ini"), "upgrade", "head"],
-        cwd=REPO,
+        [str(alembic), "-c", str(REPO_ROOT / "alembic.ini"), "upgrade", "head"],
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from ledger_support import fresh_sqlite
 
 from ledger.domain import Account, AccountFlags, Transfer, TransferFlags, TransferResult
 from ledger.eod import reconcile
 from ledger.service import Ledger
+from tests.ledger.ledger_support import fresh_sqlite
 
 R = TransferResult
 DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)

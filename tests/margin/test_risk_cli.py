@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_dataset  # type: ignore[import-not-found]
+from tests.conftest import REPO_ROOT, require_dataset
 
 CLI = str(Path(sys.executable).with_name("creditdesk"))
-REPO = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], var_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CREDITDESK_VAR_DIR": str(var_dir),
-        "CREDITDESK_SHARED_DIR": str(REPO.parent / "shared"),
+        "CREDITDESK_SHARED_DIR": str(REPO_ROOT.parent / "shared"),
     }
     env.pop("CREDITDESK_DB_URL", None)
     return subprocess.run(

@@ -129,6 +129,54 @@ class BoosterChampions:
         )
 
 
+def tiny_training_data(seed: int = 5, n: int = 1500) -> Any:
+    """Catalogue-shaped rows whose default risk falls with the bureau score, with loss data."""
+    from features.catalogue import CATALOGUE_VERSION, get
+    from pipelines.training import TrainingData
+
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, len(NAMES))), columns=NAMES)
+    X["bureau_score"] = rng.uniform(300, 850, n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp((X["bureau_score"].to_numpy() - 560) / 60))).astype(int)
+    defaulted = y == 1
+    limit, drawn = np.full(n, 1000.0), rng.uniform(100, 900, n)
+    ccf_true = rng.uniform(0.2, 0.6, n)
+    return TrainingData(
+        name="tiny", X=X, y=y, catalogue_version=CATALOGUE_VERSION,
+        monotone={name: get(name).monotone for name in NAMES if get(name).monotone},
+        descriptions={name: get(name).description for name in NAMES},
+        lgd=np.where(defaulted, rng.uniform(0.05, 0.6, n), np.nan),
+        ccf=np.where(defaulted, ccf_true, np.nan),
+        drawn=drawn, limit=limit, ead=drawn + ccf_true * (limit - drawn),
+        challenger=False,
+        instruments=pd.DataFrame(
+            {"ticker": ["AAPL", "MSFT", "XYZ"], "sector": ["tech", "tech", "misc"],
+             "volatile": [False, False, True], "adv_shares": [5e7, 3e7, 1e4]}
+        ),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def registered_champion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A var/ whose MLflow registry holds a tiny real champion (trained, gated, promoted)."""
+    from creditdesk.settings import get_settings
+    from models.registry import promote
+    from pipelines.training import train
+
+    var = tmp_path_factory.mktemp("champion-var")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CREDITDESK_VAR_DIR", str(var))
+        for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            patch.delenv(leaked, raising=False)
+        get_settings.cache_clear()
+        try:
+            train(tiny_training_data(), progress=lambda _: None)
+            assert promote()["promoted"]
+        finally:
+            get_settings.cache_clear()
+    return var
+
+
 @pytest.fixture(scope="module")
 def champions() -> BoosterChampions:
     return BoosterChampions()

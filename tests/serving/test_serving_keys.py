@@ -12,8 +12,6 @@ from creditdesk.errors import InputError
 from serving.db import api_keys, current_revision, dispose_engines, get_engine, head_revision, migrate
 from serving.keys import KeyStore, Role, create_key, revoke_key
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-
 
 def _sqlite(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'service.db'}"
@@ -87,17 +85,9 @@ def test_migration_is_idempotent_and_uses_its_own_version_table(tmp_path: Path) 
 
 
 @pytest.mark.postgres
-def test_keys_on_postgresql() -> None:
-    engine = sa.create_engine(PG_URL)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}")
-    finally:
-        engine.dispose()
-    migrate(PG_URL)
-    pg = get_engine(PG_URL)
+def test_keys_on_postgresql(pg_schema_url: str) -> None:
+    migrate(pg_schema_url)
+    pg = get_engine(pg_schema_url)
     created = create_key(pg, Role.admin, "pg test")
     try:
         principal = KeyStore(pg, cache_seconds=0).authenticate(created.token)

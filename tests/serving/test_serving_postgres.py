@@ -7,16 +7,12 @@ meets another test's tables; skips with the reason when no server answers.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="module")
@@ -25,26 +21,12 @@ def champions(champions_class: Any) -> Any:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    admin = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).splitlines()[0]}")
-    schema = f"t_serving_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        from serving.db import dispose_engines
+def pg_url(pg_schema_url: str) -> Iterator[str]:
+    """A private schema (``tests/conftest.py``); the app's pooled engines are closed before it is dropped."""
+    from serving.db import dispose_engines
 
-        dispose_engines()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield pg_schema_url
+    dispose_engines()
 
 
 def test_decisions_books_and_ledger_trades_on_postgresql(

@@ -21,8 +21,8 @@ import pytest
 
 from ledger.journal import DecisionJournal
 from ledger.storage import make_engine, migrate
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
 pytestmark = pytest.mark.slow
 
