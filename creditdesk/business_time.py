@@ -70,3 +70,15 @@ def refuse_before_opening(at_ns: int, opened_at_ns: int) -> None:
         opened = dt.datetime.fromtimestamp(opened_at_ns / NS_PER_SECOND, tz=dt.UTC).isoformat()
         at = dt.datetime.fromtimestamp(at_ns / NS_PER_SECOND, tz=dt.UTC).isoformat()
         raise InputError(f"at {at} is before the facility opened at {opened}", field="at")
+
+
+class BusinessClock:
+    """A clock that reads the business time given and then ticks 1 ns a reading (so the
+    operations of one request or one CLI run keep their order in the books)."""
+
+    def __init__(self, at_ns: int) -> None:
+        self.at_ns = at_ns - 1
+
+    def __call__(self) -> int:
+        self.at_ns += 1
+        return self.at_ns

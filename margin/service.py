@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from creditdesk.business_time import BusinessClock
 from creditdesk.errors import InputError
 from ledger.domain import SUCCESS_RESULTS
 from ledger.service import create_accounts_in, create_transfers_in
@@ -84,6 +85,10 @@ class MarginDesk:
         self.clock = clock
         self.buy_checks = buy_checks
         self._marker: Any = None  # margin.marking.BookMarker, made on the first mark
+
+    def at(self, at_ns: int) -> MarginDesk:
+        """This desk at an explicit business time (``--at`` / ``at``): same database and checks."""
+        return MarginDesk(self.engine, BusinessClock(at_ns), self.buy_checks)
 
     # ---- reference data ---------------------------------------------------------------------
     def upsert_instrument(

@@ -220,6 +220,10 @@ class OperationIn(_Closed):
 
     op_id: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")
     kind: Literal["deposit", "withdraw", "buy", "sell"]
+    at: str | None = Field(
+        default=None,
+        description="business time: YYYY-MM-DD (exchange midnight) or ISO date-time with offset; default now",
+    )
     amount_minor: int | None = Field(default=None, gt=0, le=MAX_MONEY_MINOR, description="deposit/withdraw")
     instrument_id: int | None = Field(default=None, ge=1, le=MAX_INSTRUMENT_ID, description="buy/sell")
     quantity: int | None = Field(default=None, gt=0, le=10**12, description="buy/sell")
@@ -263,6 +267,10 @@ class PricesIn(_Closed):
     )
 
     prices: list[PriceIn] = Field(min_length=1, max_length=MAX_PRICES)
+    at: str | None = Field(
+        default=None,
+        description="business time: YYYY-MM-DD (exchange midnight) or ISO date-time with offset; default now",
+    )
     call_days: int | None = Field(
         default=None, ge=0, le=30, description="days to meet a call (regime default)"
     )

@@ -8,6 +8,7 @@ books (a transfer past a limit, a withdrawal over the rule) are 4xx naming the r
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -57,6 +58,15 @@ class Books:
         self.ledger = Ledger(engine)
         self.desk = MarginDesk(engine)
         self.journal = DecisionJournal(svc.engine)  # reads only: no write lock
+
+
+def _desk_at(b: Books, at: str | None) -> Any:
+    """The desk at the request's business time ``at`` (default now: the app's desk)."""
+    if at is None:
+        return b.desk
+    from creditdesk.business_time import parse_at
+
+    return b.desk.at(parse_at(at, time.time_ns()))
 
 
 def books(request: Request, svc: Services = Depends(services)) -> Books:
@@ -279,7 +289,7 @@ def post_operation(
     """
     if _facility_row(b.svc, customer_id) is None:
         raise _no_facility(customer_id)
-    desk = b.desk
+    desk = _desk_at(b, body.at)
     if body.kind == "deposit":
         assert body.amount_minor is not None
         result = desk.deposit(customer_id, body.op_id, body.amount_minor)
@@ -363,7 +373,8 @@ def post_transfers(
 @router.post("/prices", response_model=MarkOut, responses=responses(401, 403, 413, 422, 429))
 def post_prices(body: PricesIn, _who: Principal = Depends(operations), b: Books = Depends(books)) -> MarkOut:
     """Mark to market: new prices → every open facility re-evaluated, calls issued and met."""
-    result = b.desk.mark_to_market({p.instrument_id: p.price_minor for p in body.prices}, body.call_days)
+    desk = _desk_at(b, body.at)
+    result = desk.mark_to_market({p.instrument_id: p.price_minor for p in body.prices}, body.call_days)
     return MarkOut(
         evaluated=result.evaluated,
         statuses={str(k): v for k, v in result.statuses.items()},

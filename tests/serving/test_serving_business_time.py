@@ -1,0 +1,39 @@
+"""Time is an input over HTTP (issue 13): an ``at`` field on operations and prices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def champions(champions_class: Any) -> Any:
+    """A champion that reads only the bureau score, so a strong applicant is approved."""
+    return champions_class(rounds=100, noise=False)
+
+
+def test_operation_at_a_business_time_and_before_opening_refused(live: Any, body: dict[str, Any]) -> None:
+    body["bureau"]["bureau_score"] = 845
+    decision = live.client.post("/v1/decisions", json=body, headers=live.key("onboarding")).json()
+    assert decision["outcome"] == "approve", decision
+    ops = live.key("operations")
+    opened = live.client.post("/v1/accounts", json={"decision_id": decision["decision_id"]}, headers=ops)
+    assert opened.status_code == 201, opened.text
+    customer = opened.json()["customer_id"]
+
+    def op(**fields: Any) -> Any:
+        return live.client.post(f"/v1/accounts/{customer}/operations", json=fields, headers=ops)
+
+    early = op(op_id="d0", kind="deposit", amount_minor=100, at="2020-01-02")
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "at"
+    assert "before the facility opened" in early.text
+    assert (
+        live.client.get(f"/v1/accounts/{customer}", headers=ops).json()["cash_minor"] == 0
+    )  # nothing written
+    bad = op(op_id="d1", kind="deposit", amount_minor=100, at="tomorrow")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "at"
+    later = op(op_id="d2", kind="deposit", amount_minor=100, at="2026-12-01T10:00:00+08:00")
+    assert later.status_code == 200, later.text
