@@ -424,11 +424,38 @@ def risk_controls_figures(
         events, reviews, refusals = (
             read_table(engine, t) for t in (risk_events, review_queue, order_refusals)
         )
+        concentration = book_concentration_frame(engine)
     finally:
         engine.dispose()
     end = now_ns if now_ns is not None else time.time_ns()
     start = end - period_days * 86_400 * 10**9
-    return risk_controls_section(events, reviews, refusals, start_ns=start, end_ns=end)
+    return risk_controls_section(
+        events, reviews, refusals, start_ns=start, end_ns=end, concentration=concentration
+    )
+
+
+def book_concentration_frame(engine: Any) -> pd.DataFrame | None:
+    """Concentration by name for the open book (financed exposure vs ADV capacity), None if empty."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from margin.book import load_book
+    from margin.concentration import book_concentration
+    from margin.controls_policy import load_controls_policy
+    from margin.repository import MarginUnitOfWork
+    from margin.storage import instruments
+
+    with MarginUnitOfWork(engine) as uow:
+        state = load_book(uow)
+        rows = {r.instrument_id: r for r in uow.connection.execute(select(instruments))}
+    if len(state.customer_ids) == 0:
+        return None
+    symbols = np.array([rows[int(i)].symbol for i in state.instrument_ids], dtype=object)
+    money_adv = np.array([float(rows[int(i)].adv_shares) for i in state.instrument_ids]) * state.prices
+    book = state.sub_book(np.arange(len(state.customer_ids)))
+    floats = np.full(len(symbols), np.nan)  # free float is not in the instrument master yet
+    policy = load_controls_policy().concentration
+    return book_concentration(book, state.prices, symbols, money_adv, floats, policy)
 
 
 def save_reference(frame: pd.DataFrame, path: Path) -> Path:

@@ -77,3 +77,24 @@ def test_frozen_names_and_reviewed_accounts_lose_financed_buying(engine: Engine)
     assert not refused.ok and refused.reason == "max_leverage_under_review"
     clear_account(engine, CID, clock.ns, "ana", "known hedger")
     assert desk.buy(CID, "a2", A, 30, 10_000).ok
+
+
+def test_committee_section_reads_events_reviews_refusals_and_book_concentration(engine: Engine) -> None:
+    from pipelines.reporting import risk_controls_figures
+
+    desk, clock = setup(engine)
+    assert desk.buy(CID, "a1", A, 40, 10_000).ok
+    assert desk.buy(CID, "b1", B, 30, 10_000).ok  # on credit: the account owes
+    crisis = RiskEvent(
+        "market", 1, clock.ns + SECOND, clock.ns, "regime_level", "crisis", "stressed",
+        "index_ewma_vol_annual", 0.45, 0.40, "index EWMA volatility rose to 45 %",
+    )  # fmt: skip
+    append_events(engine, [crisis], "test")
+    flag_account(engine, CID, clock.ns, 0.8, "turnover 9× its usual level", 0.5)
+    url = engine.url.render_as_string(hide_password=False)
+    section = risk_controls_figures(url, now_ns=clock.ns + 2 * SECOND)
+    assert section is not None
+    assert section["figures"]["crisis level in period"] == "yes"
+    assert section["figures"]["accounts flagged in period"] == 1
+    by_name = section["tables"]["concentration by name (financed exposure)"].set_index("symbol")
+    assert by_name.loc["600519.SH", "exposure_minor"] == 400_000  # 40 × 100.00 held by an account that owes
