@@ -72,18 +72,22 @@ class MarginDesk:
     """Margin facilities over the ledger in one service database.
 
     ``buy_checks`` are the pre-trade checks run inside each buy's transaction (see
-    ``margin.checks``); ``clock`` returns nanoseconds since the epoch (tests pass a fake).
+    ``margin.checks``); by default the margin rules and then the risk controls
+    (``margin.risk_checks``: volatility freeze, review leverage cut, round trip,
+    concentration). ``clock`` returns nanoseconds since the epoch (tests pass a fake).
     """
 
     def __init__(
         self,
         engine: Engine,
         clock: Callable[[], int] = time.time_ns,
-        buy_checks: tuple[PreTradeCheck, ...] = DEFAULT_BUY_CHECKS,
+        buy_checks: tuple[PreTradeCheck, ...] | None = None,
     ) -> None:
+        from margin.risk_checks import risk_buy_checks
+
         self.engine = engine
         self.clock = clock
-        self.buy_checks = buy_checks
+        self.buy_checks = buy_checks if buy_checks is not None else (*DEFAULT_BUY_CHECKS, *risk_buy_checks())
         self._marker: Any = None  # margin.marking.BookMarker, made on the first mark
 
     def at(self, at_ns: int) -> MarginDesk:
