@@ -25,7 +25,7 @@ from serving.metrics import Metrics
 from serving.middleware import EdgeMiddleware
 from serving.pii import PiiVault
 from serving.ratelimit import RateLimiter, SharedRateLimiter
-from serving.routers import admin, books, decisions, health
+from serving.routers import admin, approvals, books, decisions, health
 from serving.runtime import Loaded, Loader, Runtime, registry_loader, registry_version_loader
 from serving.services import Services
 
@@ -101,6 +101,7 @@ def create_app(settings: ServingSettings | None = None, *, loader: Loader | None
     app.include_router(decisions.router)
     app.include_router(books.router)
     app.include_router(admin.router)
+    app.include_router(approvals.router)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=svc.metrics)
     return app
 

@@ -57,6 +57,22 @@ rate_buckets = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False, comment="unix seconds"),
 )
 
+approvals = sa.Table(
+    "serving_approvals",
+    metadata,
+    sa.Column("approval_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False, comment="what to do, as JSON"),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("maker", sa.String(16), nullable=False, comment="API key id that requested it"),
+    sa.Column("state", sa.String(16), nullable=False, comment="pending | approved | refused | executed"),
+    sa.Column("checker", sa.String(16), nullable=True, comment="API key id that approved or refused it"),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("result", sa.Text, nullable=True, comment="outcome of an executed operation, as JSON"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 

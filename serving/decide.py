@@ -292,7 +292,7 @@ class DecisionService:
         """The stored decision (inputs without PII, features, outputs, versions) and, with
         ``replay``, the numbers recomputed from the stored features with the loaded bundle."""
         entry = self.reader.get(decision_id)
-        if entry is None:
+        if entry is None or "audit" in entry.payload:  # audit entries share the chain, not the route
             raise KeyError(decision_id)
         stored = dict(entry.payload)
         stored["decision_id"] = entry.decision_id
