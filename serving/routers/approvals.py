@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from serving.approvals import KINDS, Approval, Approvals, MakerCannotCheck, NotPending
 from serving.deps import require, services
@@ -24,6 +24,18 @@ Kind = Literal[KINDS]  # type: ignore[valid-type]
 
 
 class ApprovalCreate(_Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "forced_promotion",
+                    "subject": {"pd_version": 7},
+                    "reason": "gate refused a data fix",
+                }
+            ]
+        }
+    )
+
     kind: Kind = Field(description="policy_change | forced_promotion | manual_liquidation | key_rotation")
     subject: dict[str, str | int | bool | None] = Field(
         default_factory=dict, max_length=20, description="what to do (e.g. model version, account id)"
@@ -32,6 +44,8 @@ class ApprovalCreate(_Closed):
 
 
 class ApprovalDecision(_Closed):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "checked the hold-out report"}]})
+
     note: str = Field(default="", max_length=500, pattern=_TEXT)
 
 
