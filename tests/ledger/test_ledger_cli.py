@@ -172,3 +172,10 @@ def test_stress_2008_on_real_prices(tmp_path: Path) -> None:
     assert report["backtest"]["zone"] in ("yellow", "red")  # 2008 breaks a VaR fitted on 2007-08
     csv = Path(report["csv"])
     assert csv.exists() and csv.read_text().splitlines()[0].startswith("date,warnings")
+    # issue 14: the same book under the dynamic risk controls, side by side
+    for side in ("static", "dynamic"):
+        assert {"calls", "liquidations", "shortfalls", "loss_minor"} <= set(report[side])
+    assert report["dynamic"]["loss_minor"] <= report["static"]["loss_minor"]
+    timeline = report["regime_timeline"]
+    crisis_from = next(e["effective"] for e in timeline["events"] if e["what"].endswith("crisis"))
+    assert all(crisis_from < d["date"] for d in timeline["worst_index_days"])  # crisis before the worst days

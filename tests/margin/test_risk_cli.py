@@ -1,4 +1,4 @@
-"""``creditdesk risk …`` and the static-vs-dynamic stress, through the real console script."""
+"""``creditdesk risk …`` through the real console script (the stress side by side: tests/ledger)."""
 
 from __future__ import annotations
 
@@ -60,21 +60,3 @@ def test_bad_policy_and_dates_exit_2_naming_the_key(tmp_path: Path) -> None:
     assert done.returncode == 2 and "crisis_vol_annual" in done.stderr
     done = run(["risk", "regime", "--through", "yesterday-ish"], var)
     assert done.returncode == 2 and "--through" in done.stderr
-
-
-@pytest.mark.slow
-@pytest.mark.e2e
-def test_stress_prints_static_and_dynamic_and_crisis_comes_before_the_worst_days(tmp_path: Path) -> None:
-    require_dataset("sp500_prices/daily_prices.parquet")
-    var = tmp_path / "var"
-    var.mkdir()
-    done = run(["stress", "--from", "2008-09-01", "--to", "2009-03-31", "--accounts", "400", "--json"], var)
-    assert done.returncode == 0, done.stderr
-    report = last_json(done.stdout)
-    for side in ("static", "dynamic"):
-        assert {"calls", "liquidations", "shortfalls", "loss_minor"} <= set(report[side])
-    assert report["dynamic"]["loss_minor"] <= report["static"]["loss_minor"]
-    timeline = report["regime_timeline"]
-    crisis_from = next(e["effective"] for e in timeline["events"] if e["what"].endswith("crisis"))
-    assert all(crisis_from < d["date"] for d in timeline["worst_index_days"])
-    assert "static" in done.stdout and "dynamic" in done.stdout
