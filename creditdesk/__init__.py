@@ -17,6 +17,20 @@ TELEMETRY_OFF: dict[str, str] = {
 }
 
 
+# The top-level packages (rooms) of the repository: each module logs as ``__name__``
+# (``serving.app``, ``ledger.service``), so logging is configured per room, not under one root.
+ROOMS: tuple[str, ...] = (
+    "creditdesk",
+    "features",
+    "models",
+    "pricing",
+    "ledger",
+    "margin",
+    "serving",
+    "monitoring",
+    "pipelines",
+)
+
 # Not telemetry, but noise in a CLI that has its own progress bars.
 QUIET: dict[str, str] = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 

@@ -29,7 +29,7 @@ from serving.routers import admin, approvals, books, decisions, health
 from serving.runtime import Loaded, Loader, Runtime, registry_loader, registry_version_loader
 from serving.services import Services
 
-log = logging.getLogger("creditdesk.serving")
+log = logging.getLogger(__name__)
 
 API_DESCRIPTION = """
 Credit decisions for margin financing: one onboarding application in, a priced and

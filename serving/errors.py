@@ -23,7 +23,7 @@ from creditdesk.errors import InputError
 from ledger.journal import QueueFull
 from serving.logs import request_id_var
 
-log = logging.getLogger("creditdesk.serving")
+log = logging.getLogger(__name__)
 
 
 class FieldError(BaseModel):

@@ -14,6 +14,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import creditdesk
+
+LOGGER = "serving"  # the room's logger: every serving module logs under it as ``__name__``
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("creditdesk_request_id", default="-")
 
 # Attributes every LogRecord has; anything else passed through ``extra=`` is emitted as a field.
@@ -68,7 +72,10 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             }
         },
         "loggers": {
-            "creditdesk": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            **{
+                room: {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
+                for room in creditdesk.ROOMS  # modules log as ``__name__``, e.g. ``serving.app``
+            },
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
@@ -81,7 +88,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
 def adopt_loggers(*names: str, level: int = logging.WARNING) -> None:
     """Route libraries that install their own plain-text handler (MLflow does, at import)
     through our JSON handler, at ``level``, so the service's stderr stays one JSON per line."""
-    ours = logging.getLogger("creditdesk").handlers
+    ours = logging.getLogger(LOGGER).handlers
     if not ours:
         return
     for name in names:
@@ -95,9 +102,9 @@ def configure_logging(level: str = "INFO") -> None:
     """Install the JSON config unless this process already has creditdesk handlers."""
     import logging.config
 
-    logger = logging.getLogger("creditdesk")
+    logger = logging.getLogger(LOGGER)
     if logger.handlers:
         return
     logging.config.dictConfig(log_config(level))
-    if not logging.getLogger("creditdesk").handlers:  # pragma: no cover - defensive
-        logging.getLogger("creditdesk").addHandler(logging.StreamHandler(sys.stderr))
+    if not logging.getLogger(LOGGER).handlers:  # pragma: no cover - defensive
+        logging.getLogger(LOGGER).addHandler(logging.StreamHandler(sys.stderr))

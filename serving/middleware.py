@@ -21,7 +21,7 @@ from serving.errors import FieldError, error_response, internal_error
 from serving.logs import request_id_var
 from serving.metrics import Metrics
 
-log = logging.getLogger("creditdesk.serving.access")
+log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

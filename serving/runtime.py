@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger("creditdesk.serving")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def make_harness(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
         handler.addFilter(RequestIdFilter())
-        logging.getLogger("creditdesk").addHandler(handler)
+        logging.getLogger("serving").addHandler(handler)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         opened.append((client, handler))
@@ -85,7 +85,7 @@ def make_harness(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     yield build
     for client, handler in opened:
         client.__exit__(None, None, None)
-        logging.getLogger("creditdesk").removeHandler(handler)
+        logging.getLogger("serving").removeHandler(handler)
     dispose_engines()
 
 
