@@ -140,3 +140,69 @@ def test_group_commit_shares_commits_and_keeps_one_chain(tmp_path: Any) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(journal)).scalar() == 24
     assert group.commits < 32  # some appends shared a commit
+
+
+KILL_SCRIPT = r"""
+import json, sys, types
+import numpy as np
+from features.builders import InstrumentIndex
+import pandas as pd
+from models.master_scale import grade_of
+from pricing.policy import load_policy
+from serving.app import build_services
+from serving.config import ServingSettings
+from serving.decide import DecisionService
+from serving.runtime import Loaded
+from serving.schemas import DecisionRequest
+
+class Flat:  # a constant champion: this test is about the writes, not the scores
+    versions = {"pd": "1", "lgd": "fixed", "ead": "ccf-1"}
+    def score(self, X):
+        n = X.shape[0]
+        pd_12m = np.full(n, 0.02)
+        return types.SimpleNamespace(pd_12m=pd_12m, grade=grade_of(pd_12m), lgd=np.full(n, 0.4),
+                                     ccf=np.ones(n), reasons=[[] for _ in range(n)])
+
+policy = load_policy()
+instruments = InstrumentIndex.from_frame(pd.DataFrame(
+    {"ticker": ["AAPL"], "volatile": [False], "adv_shares": [5e7]}))
+versions = {**Flat.versions, "policy": policy.version, "policy_hash": policy.policy_hash}
+svc = build_services(ServingSettings(load_models_on_startup=False),
+                     loader=lambda: Loaded(Flat(), policy, versions, instruments))
+svc.runtime.load()
+service = DecisionService(svc)
+body = json.loads(sys.argv[1])
+print("ready", flush=True)
+i = 0
+while True:  # different bodies under few ids: every write races the kill
+    i += 1
+    body["application_id"] = 90_000 + i // 3
+    body["applicant"]["full_name"] = f"Killed {i}"
+    try:
+        service.decide(DecisionRequest.model_validate_json(json.dumps(body)))
+    except Exception:
+        pass
+"""
+
+
+def test_sigkill_mid_burst_leaves_no_orphan(live: Any, body: dict[str, Any], var_dir: Any) -> None:
+    """A worker SIGKILLed while deciding leaves whole decisions or nothing (no orphan PII)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "CREDITDESK_VAR_DIR": str(var_dir)}
+    for _round in range(2):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, json.dumps(body)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    svc = live.app.state.services
+    with make_engine(svc.settings.database_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(journal)).scalar_one() > 0
+    assert_no_orphans(svc)
