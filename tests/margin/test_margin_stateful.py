@@ -130,7 +130,7 @@ class MarginMachine(RuleBasedStateMachine):
         }
 
     def teardown(self) -> None:
-        
+
         self.engine.dispose()
 
 
