@@ -126,7 +126,7 @@ class SharedRateLimiter(RateLimiter):
                 if row is None
                 else min(self.burst, row.tokens + (now - row.updated_at) * self.rate_per_s)
             )
-            taken = min(self.lease, int(tokens))
+            taken = max(0, min(self.lease, math.floor(tokens)))  # never negative (a clock step back)
             values = {"tokens": tokens - taken, "updated_at": now}
             if row is None:
                 conn.execute(rate_buckets.insert().values(key_id=key, **values))

@@ -41,3 +41,18 @@ def test_openapi_documents_every_status_a_route_can_answer(make_harness: Any) ->
         for method, op in methods.items():
             if path.startswith("/v1/"):
                 assert {"413", "500", "503"} <= set(op["responses"]), (method, path)
+
+
+def test_an_emptied_shared_bucket_answers_429_whatever_the_load(make_harness: Any) -> None:
+    import time
+
+    from serving.db import rate_buckets
+
+    h = make_harness()
+    flood = h.key("analyst")
+    key_id = flood["Authorization"].split("_")[1]
+    with h.app.state.services.engine.begin() as conn:
+        conn.execute(rate_buckets.insert().values(key_id=key_id, tokens=0.0, updated_at=time.time() + 600))
+    limited = h.client.get("/v1/decisions/" + "a" * 32, headers=flood)
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert h.client.get("/v1/decisions/" + "a" * 32, headers=h.key("analyst")).status_code == 404
