@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from margin.domain import MAX_CUSTOMER_ID_INCLUSIVE, MAX_INSTRUMENT_ID_INCLUSIVE
 from serving.books_schemas import (
     AccountBalance,
     AccountOpen,
@@ -38,9 +39,10 @@ from serving.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/v1", tags=["books"], route_class=StrictJsonRoute)  # duplicate keys: 422
 operations = require(Role.operations)
-MAX_CUSTOMER_ID = 89_999_999_999
 
-CustomerId = Path(ge=1, le=MAX_CUSTOMER_ID, description="the customer's id (owner of the margin accounts)")
+CustomerId = Path(
+    ge=1, le=MAX_CUSTOMER_ID_INCLUSIVE, description="the customer's id (owner of the margin accounts)"
+)
 
 
 class Books:
@@ -101,7 +103,7 @@ def _facility_row(svc: Services, customer_id: int) -> Any:
 )
 def put_instrument(
     body: InstrumentIn,
-    instrument_id: int = Path(ge=1, le=999_999),
+    instrument_id: int = Path(ge=1, le=MAX_INSTRUMENT_ID_INCLUSIVE),
     _who: Principal = Depends(operations),
     b: Books = Depends(books),
 ) -> Instrument:
@@ -191,7 +193,9 @@ def _account_view(b: Books, customer_id: int) -> AccountView:
     with b.svc.engine.connect() as conn:
         rows = conn.execute(
             select(accounts)
-            .where(accounts.c.id.in_(list(names)) | accounts.c.id.between(low, low + 999_999))
+            .where(
+                accounts.c.id.in_(list(names)) | accounts.c.id.between(low, low + MAX_INSTRUMENT_ID_INCLUSIVE)
+            )
             .order_by(accounts.c.id)
         ).all()
     balances = [
