@@ -133,10 +133,11 @@ def run_decide(
 def echo_decisions(summary: dict[str, Any], out: Path) -> None:
     book = summary["book"]
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["outcomes"].items()))
+    raroc = "n/a" if book.get("raroc") is None else f"{book['raroc']:.1%}"  # no approved book: no RAROC
     print(
         f"  {summary['decisions']:,} decisions ({outcomes}); approved book: "
         f"lines {book['credit_limit_minor'] / 100:,.0f}, EL {book['expected_loss_minor'] / 100:,.0f}, "
-        f"EC {book['economic_capital_minor'] / 100:,.0f}, RAROC {book['raroc']:.1%} -> {out}"
+        f"EC {book['economic_capital_minor'] / 100:,.0f}, RAROC {raroc} -> {out}"
     )
 
 

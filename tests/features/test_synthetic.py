@@ -114,9 +114,10 @@ def test_history_is_before_and_outcomes_after_the_application(population: dict[s
 
 def test_default_and_loss_levels_are_plausible_for_margin_lending(joined: pd.DataFrame) -> None:
     rate = joined["default_12m"].mean()
-    # About 1 %: since issue 13 a forced liquidation that repays the loan is not a default
-    # (credit events and shortfalls unpaid 90 days past due are); it was ~2.4 % before.
-    assert 0.005 < rate < 0.06
+    # Since issue 13 a forced liquidation that repays the loan is not a default (credit
+    # events and shortfalls unpaid 90 days past due are); the credit-event rate was raised
+    # to keep "a few percent" (DESIGN.md).
+    assert 0.01 < rate < 0.06
     defaulted = joined[joined["default_12m"]]
     lgd = defaulted["loss_minor"] / defaulted["exposure_at_default_minor"]
     assert (lgd >= 0).all() and (lgd <= 1).all()
