@@ -33,6 +33,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 EXPERIMENT = "creditdesk"
 HOLDOUT_ARTIFACT = "holdout/holdout.parquet"
+REPORT_ARTIFACT = "validation_report/report.html"
 HOLDOUT_TARGET = "__target__"
 REQUIRED_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow")
 """What the pyfuncs import when loaded (``models.bundle`` and its imports; pyarrow reads the
@@ -255,6 +256,14 @@ def promote(
             mv = reg.get_model_version(PD_NAME, str(version))
         except MlflowException:
             raise InputError(f"{PD_NAME} has no version {version}", field="version") from None
+    if not any(
+        a.path == REPORT_ARTIFACT for a in reg.list_artifacts(mv.run_id, REPORT_ARTIFACT.split("/")[0])
+    ):
+        raise InputError(
+            f"{PD_NAME} version {mv.version} has no validation report ({REPORT_ARTIFACT} in its run): "
+            "retrain it; promotion needs one",
+            field="version",
+        )
     candidate = {PD_NAME: str(mv.version), **_siblings(reg, mv.run_id)}
     holdout = _holdout(mv.run_id, uri)
     y = holdout[HOLDOUT_TARGET].to_numpy(dtype=np.float64)

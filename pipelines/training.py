@@ -54,6 +54,9 @@ class TrainingData:
     pd_params: dict[str, Any] = field(default_factory=dict)  # overrides of LightGBMPD's defaults
     challenger: bool = True  # fit the WoE scorecard beside the PD model (off only to save time in tests)
     instruments: pd.DataFrame | None = None  # the traded universe (trading features depend on it)
+    # protected attributes aligned with X (never inputs): for adverse-impact tables only
+    attributes: pd.DataFrame | None = None
+    excluded_inputs: dict[str, Any] = field(default_factory=dict)  # protected + near-proxies dropped
 
     @property
     def has_loss_data(self) -> bool:
@@ -103,6 +106,29 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         ) from None
 
 
+def _protected_attributes(merged: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Age band and region per row, for adverse-impact tables. Region is not a feature: it
+    comes from the customers table of a raw population (the folder itself or ``../raw``)."""
+    from models.fairness import age_band
+
+    out = pd.DataFrame({"age_band": age_band(merged["age_years"].to_numpy())}, index=merged.index)
+    if "region" in merged.columns:
+        out["region"] = merged["region"].astype(str).to_numpy()
+        return out
+    for folder in (path, path.parent / "raw"):
+        customers = folder / "customers.parquet"
+        if customers.is_file() and "customer_id" in merged.columns:
+            regions = _read_parquet(customers)[["customer_id", "region"]]
+            out["region"] = (
+                merged[["customer_id"]]
+                .merge(regions, on="customer_id", how="left")["region"]
+                .astype(str)
+                .to_numpy()
+            )
+            break
+    return out
+
+
 def from_features_dir(path: Path) -> TrainingData:
     """The platform's own data: ``features.parquet`` + ``labels.parquet`` (the features job),
     or a raw population folder (the generator's tables), built here with the same builder.
@@ -113,6 +139,7 @@ def from_features_dir(path: Path) -> TrainingData:
     """
     from features.catalogue import CATALOGUE_VERSION, feature_names, get
     from models.ead import MAX_CCF, onboarding_ccf
+    from models.fairness import PROTECTED_ATTRIBUTES, model_inputs
 
     path = Path(path)
     if not path.is_dir():
@@ -177,8 +204,15 @@ def from_features_dir(path: Path) -> TrainingData:
     elif ead is not None and limit is not None:
         ccf = np.where(defaulted, onboarding_ccf(ead, limit), np.nan)
     time_col = merged["application_date"] if "application_date" in merged.columns else None
+    attributes = _protected_attributes(merged, path)
+    names, proxies = model_inputs(merged[names], {"age_years": merged["age_years"]})
     return TrainingData(
         name=path.name,
+        attributes=attributes,
+        excluded_inputs={
+            "protected": [c for c in PROTECTED_ATTRIBUTES if c in feats.columns],
+            "near_proxies": proxies,
+        },
         X=merged[names].astype(np.float64),
         y=y,
         monotone={n: get(n).monotone for n in names if get(n).monotone},
@@ -335,6 +369,7 @@ def _pd_report(data: TrainingData, fit: PDFit, tr: np.ndarray, te: np.ndarray) -
     """The PD validation pack: hold-out metrics, selection, in-time vs out-of-time, vintages, MoC."""
     from models.conservatism import apply_moc, moc_record
     from models.validation import calibration_by_grade, monotonicity_check, validate_pd
+    from models.validation_report import pd_sensitivity
 
     y_tr, y_te, X_te = data.y[tr], data.y[te], data.X.iloc[te]
     candidates = fit.model.candidate_pd(X_te) if fit.selection else {}
@@ -342,6 +377,8 @@ def _pd_report(data: TrainingData, fit: PDFit, tr: np.ndarray, te: np.ndarray) -
     report = validate_pd(y_te, fit.pd_test, pd_train=fit.pd_train, pd_challenger=candidates.get("scorecard"),
                          monotonicity=mono)  # fmt: skip
     split = split_name(data, te)
+    top = getattr(fit.model, "lightgbm_", fit.model).feature_importance()["feature"].head(5).tolist()
+    report["sensitivity"] = pd_sensitivity(fit.model.predict_pd, X_te, top)
     moc = moc_record(y_te, fit.pd_test, sample=split)
     with_moc = apply_moc(fit.pd_test, moc)
     report.update({
@@ -449,6 +486,61 @@ def _ead_report(
     return out
 
 
+def fairness_report(
+    data: TrainingData, te: np.ndarray, pd_test: np.ndarray, lgd_test: np.ndarray | None
+) -> dict[str, Any]:
+    """Adverse-impact ratios of approval (the default policy's acceptable grades) and of the
+    risk-based rate (pricing's formula at the model's PD and LGD) by age band and region."""
+    from models.fairness import adverse_impact
+    from models.master_scale import grade_of
+    from pricing.formulas import capital_k, risk_based_rate
+    from pricing.policy import load_policy
+
+    if data.attributes is None:
+        return {}
+    policy = load_policy()
+    approved = grade_of(pd_test) <= policy.grades.acceptable_max_grade
+    rate = None
+    if lgd_test is not None:
+        r = policy.rates
+        k = capital_k(pd_test, lgd_test)
+        rate = risk_based_rate(
+            pd_test, lgd_test, k, r.funding_rate, r.opex_rate, r.hurdle_raroc, r.rate_floor, r.rate_cap
+        )
+    out: dict[str, Any] = {"policy": policy.version, "approval_rate": float(approved.mean()),
+                           "excluded_inputs": data.excluded_inputs}  # fmt: skip
+    for attribute in data.attributes.columns:
+        groups = data.attributes[attribute].to_numpy()[te]
+        out[attribute] = adverse_impact(approved, groups, rate)
+    return out
+
+
+REPORT_DIR = "validation_report"
+
+
+def _write_report(report: dict[str, Any], work: Path) -> Path:
+    """The HTML validation report beside the pack; training stops (nothing registered) if it fails."""
+    from models.validation import MIN_JEFFREYS_PASS_SHARE, promotion_gate
+    from models.validation_report import render
+
+    gate = promotion_gate(
+        challenger_auc=report["auc"],
+        champion_auc=None,
+        jeffreys_pass_share=report["jeffreys_pass_share_with_moc"],
+        monotonicity_ok=bool(report.get("monotonicity_ok", True)),
+    )
+    out = work / REPORT_DIR / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        render(
+            report,
+            figures=work / "validation",
+            gate={"reasons": gate.reasons, "min_jeffreys": MIN_JEFFREYS_PASS_SHARE},
+        )
+    )
+    return out
+
+
 def _write_bundles(
     data: TrainingData,
     fit: PDFit,
@@ -471,6 +563,7 @@ def _write_bundles(
         write_validation_pack(
             report, work / "validation", y_test=y_te, pd_test=fit.pd_test, pd_train=fit.pd_train
         )
+        _write_report(report, work)
         getattr(fit.model, "lightgbm_", fit.model).feature_importance().to_csv(
             work / "feature_importance.csv", index=False
         )
@@ -534,6 +627,8 @@ def train(
         report.update(loss.report)
         report["ead"] = _ead_report(data, tr, te, fit.pd_train, fit.pd_test)
         loss.ead = report["ead"].pop("model")
+    lgd_test = None if loss.lgd is None else loss.lgd.predict(data.X.iloc[te])
+    report["fairness"] = fairness_report(data, te, fit.pd_test, lgd_test)
     progress("writing the validation pack")
     final_dir = _write_bundles(data, fit, loss, report, te, out_dir)
     summary: dict[str, Any] = {k: report.get(k) for k in SUMMARY_KEYS}
@@ -624,6 +719,7 @@ def _log_run(
             }
         )
         mlflow.log_artifacts(str(bundle_dir / "validation"), artifact_path="validation")
+        mlflow.log_artifacts(str(bundle_dir / REPORT_DIR), artifact_path=REPORT_DIR)
         mlflow.log_artifact(str(bundle_dir / "feature_importance.csv"))
         mlflow.log_artifact(str(bundle_dir / "holdout.parquet"), artifact_path="holdout")
         mlflow.log_artifact(str(bundle_dir / "reference.parquet"), artifact_path="reference")

@@ -44,7 +44,7 @@ def _env(var_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, Path]:
+def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, Path, Path]:
     from models.registry import load_champions, promote
 
     var_dir = tmp_path_factory.mktemp("var")
@@ -56,7 +56,7 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     try:
         data = _data(21)
         uri = f"sqlite:///{var_dir / 'mlflow.db'}"
-        train(data, budget=FAST_BUDGET, tracking_uri=uri, progress=lambda _: None)
+        summary = train(data, budget=FAST_BUDGET, tracking_uri=uri, progress=lambda _: None)
         assert promote(tracking_uri=uri)["promoted"]
         X = data.X.head(50)
         expected = load_champions(uri).score(X.to_numpy(dtype=np.float64), with_reasons=False).pd_12m
@@ -68,14 +68,14 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
         get_settings.cache_clear()
     rows = var_dir / "rows.parquet"
     X.to_parquet(rows)
-    return var_dir, expected, rows
+    return var_dir, expected, rows, Path(summary["out_dir"])
 
 
 @pytest.mark.slow
 def test_champion_loads_without_the_repository(
-    champion: tuple[Path, np.ndarray, Path], tmp_path: Path
+    champion: tuple[Path, np.ndarray, Path, Path], tmp_path: Path
 ) -> None:
-    var_dir, expected, rows = champion
+    var_dir, expected, rows, _ = champion
     result = subprocess.run(
         [sys.executable, "-c", FRESH_LOAD, str(REPO_ROOT.resolve()), str(rows)],
         cwd=tmp_path, env=_env(var_dir), capture_output=True, text=True, timeout=300,
@@ -96,10 +96,10 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_mlflow_models_serve_answers(champion: tuple[Path, np.ndarray, Path], tmp_path: Path) -> None:
+def test_mlflow_models_serve_answers(champion: tuple[Path, np.ndarray, Path, Path], tmp_path: Path) -> None:
     import pandas as pd
 
-    var_dir, expected, rows = champion
+    var_dir, expected, rows, _ = champion
     port = _free_port()
     mlflow_bin = str(Path(sys.executable).parent / "mlflow")
     proc = subprocess.Popen(
@@ -131,3 +131,48 @@ def test_mlflow_models_serve_answers(champion: tuple[Path, np.ndarray, Path], tm
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
+def test_validation_report_opens_in_a_browser_with_every_section(
+    champion: tuple[Path, np.ndarray, Path, Path], tmp_path: Path
+) -> None:
+    from models.validation_report import SECTIONS
+
+    report = champion[3] / "validation_report" / "report.html"
+    result = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", report.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    dom = result.stdout
+    assert "<h1>Validation report" in dom, result.stderr[-2000:]
+    for key in SECTIONS:
+        assert f'<section id="{key}"><h2>' in dom, key
+    assert dom.count('src="data:image/png;base64,') >= 3  # ROC, calibration, score distribution
+    assert 'id="verdict"' in dom
+
+
+@pytest.mark.slow
+def test_promote_refuses_a_version_without_a_validation_report(
+    champion: tuple[Path, np.ndarray, Path, Path],
+) -> None:
+    import mlflow
+
+    from creditdesk.errors import InputError
+    from models.registry import PD_NAME, promote, register_bundles, use_tracking
+
+    var_dir, _, rows, out_dir = champion
+    uri = f"sqlite:///{var_dir / 'mlflow.db'}"
+    use_tracking(uri)
+    example = __import__("pandas").read_parquet(rows).head(5)
+    with mlflow.start_run(run_name="no-report"):  # the same bundles, logged without their report
+        versions = register_bundles(pd_dir=out_dir / "pd", lgd_dir=out_dir / "lgd", ead_dir=out_dir / "ead",
+                                    pd_example=example, lgd_example=example)  # fmt: skip
+    with pytest.raises(InputError, match="validation report") as info:
+        promote(version=versions[PD_NAME], force=True, reason="even forced", tracking_uri=uri)
+    assert info.value.field == "version"
