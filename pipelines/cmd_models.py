@@ -97,6 +97,9 @@ def train_cmd(
     scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --dask)"),
     no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
     tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    fairness_attribute: list[str] | None = typer.Option(
+        None, help="protected attribute for adverse impact (age_band, region); repeatable; default all"
+    ),
     budget_trials: int = typer.Option(10, help="Optuna trials for the LightGBM candidate"),
     budget_seconds: float = typer.Option(40.0, help="tuning time for the LightGBM candidate, seconds"),
     as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
@@ -113,6 +116,7 @@ def train_cmd(
         raise InputError("--scheduler needs --dask", field="scheduler")
     budget = Budget(budget_trials, budget_seconds)
     data = _source(features, dataset, csv, spec)
+    data.fairness_attributes = list(fairness_attribute) if fairness_attribute else None
     with _progress(f"training on {data.name}") as step:
         summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
                         tracking_uri=tracking_uri, budget=budget, progress=step)  # fmt: skip

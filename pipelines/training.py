@@ -57,6 +57,7 @@ class TrainingData:
     # protected attributes aligned with X (never inputs): for adverse-impact tables only
     attributes: pd.DataFrame | None = None
     excluded_inputs: dict[str, Any] = field(default_factory=dict)  # protected + near-proxies dropped
+    fairness_attributes: list[str] | None = None  # None: every attribute the data has
 
     @property
     def has_loss_data(self) -> bool:
@@ -486,6 +487,19 @@ def _ead_report(
     return out
 
 
+def check_fairness_attributes(data: TrainingData) -> list[str]:
+    """The protected attributes the data carries; a requested one it lacks is bad input."""
+    available = [] if data.attributes is None else [str(c) for c in data.attributes.columns]
+    missing = [a for a in data.fairness_attributes or [] if a not in available]
+    if missing:
+        raise InputError(
+            f"fairness attribute {missing[0]!r} is not in the data "
+            f"(available: {', '.join(available) or 'none'})",
+            field="fairness_attribute",
+        )
+    return available
+
+
 def fairness_report(
     data: TrainingData, te: np.ndarray, pd_test: np.ndarray, lgd_test: np.ndarray | None
 ) -> dict[str, Any]:
@@ -496,6 +510,7 @@ def fairness_report(
     from pricing.formulas import capital_k, risk_based_rate
     from pricing.policy import load_policy
 
+    available = check_fairness_attributes(data)
     if data.attributes is None:
         return {}
     policy = load_policy()
@@ -509,7 +524,7 @@ def fairness_report(
         )
     out: dict[str, Any] = {"policy": policy.version, "approval_rate": float(approved.mean()),
                            "excluded_inputs": data.excluded_inputs}  # fmt: skip
-    for attribute in data.attributes.columns:
+    for attribute in data.fairness_attributes or available:
         groups = data.attributes[attribute].to_numpy()[te]
         out[attribute] = adverse_impact(approved, groups, rate)
     return out
@@ -614,6 +629,7 @@ def train(
     labels (the public datasets) is logged but not registered, and the summary says so.
     """
     started = time.perf_counter()
+    check_fairness_attributes(data)  # a bad attribute name fails before any fit
     tr, te = split_indices(data)
     _check_classes(data.y[tr], "the training split")
     _check_classes(data.y[te], "the test split")
