@@ -226,6 +226,29 @@ def _siblings(reg: Any, run_id: str) -> dict[str, str]:
     return out
 
 
+def _candidate_version(reg: Any, version: int | None) -> Any:
+    """The PD version to promote (default ``@challenger``); it must carry a validation report."""
+    if version is None:
+        mv = _version_by_alias(reg, PD_NAME, CHALLENGER)
+        if mv is None:
+            raise InputError(f"no {PD_NAME}@{CHALLENGER}: train a model first", field="version")
+    else:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = reg.get_model_version(PD_NAME, str(version))
+        except MlflowException:
+            raise InputError(f"{PD_NAME} has no version {version}", field="version") from None
+    folder = REPORT_ARTIFACT.split("/")[0]
+    if not any(a.path == REPORT_ARTIFACT for a in reg.list_artifacts(mv.run_id, folder)):
+        raise InputError(
+            f"{PD_NAME} version {mv.version} has no validation report ({REPORT_ARTIFACT} in its run): "
+            "retrain it; promotion needs one",
+            field="version",
+        )
+    return mv
+
+
 def promote(
     *,
     version: int | None = None,
@@ -245,25 +268,7 @@ def promote(
         raise InputError("--force needs --reason saying why the gate is overridden", field="reason")
     uri = tracking_uri_or_default(tracking_uri)
     reg = client(uri)
-    if version is None:
-        mv = _version_by_alias(reg, PD_NAME, CHALLENGER)
-        if mv is None:
-            raise InputError(f"no {PD_NAME}@{CHALLENGER}: train a model first", field="version")
-    else:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            mv = reg.get_model_version(PD_NAME, str(version))
-        except MlflowException:
-            raise InputError(f"{PD_NAME} has no version {version}", field="version") from None
-    if not any(
-        a.path == REPORT_ARTIFACT for a in reg.list_artifacts(mv.run_id, REPORT_ARTIFACT.split("/")[0])
-    ):
-        raise InputError(
-            f"{PD_NAME} version {mv.version} has no validation report ({REPORT_ARTIFACT} in its run): "
-            "retrain it; promotion needs one",
-            field="version",
-        )
+    mv = _candidate_version(reg, version)
     candidate = {PD_NAME: str(mv.version), **_siblings(reg, mv.run_id)}
     holdout = _holdout(mv.run_id, uri)
     y = holdout[HOLDOUT_TARGET].to_numpy(dtype=np.float64)

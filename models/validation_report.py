@@ -144,12 +144,12 @@ def _decision(report: Mapping[str, Any], gate: Mapping[str, Any]) -> str:
     )
 
 
-def render(report: Mapping[str, Any], *, figures: Path, gate: Mapping[str, Any]) -> str:
-    """The report page from the validation pack dict, its figures folder and the gate's verdict."""
+def _early_sections(report: Mapping[str, Any], figures: Path) -> list[str]:
+
     grades = report.get("grades") or []
     vintages = report.get("vintages") or []
     moc = report.get("moc") or {}
-    sections = [
+    return [
         _section(
             "purpose",
             "Purpose and use",
@@ -205,6 +205,11 @@ def render(report: Mapping[str, Any], *, figures: Path, gate: Mapping[str, Any])
             + f"<h3>Margin of conservatism</h3><p>{_e(moc.get('method'))}</p>"
             + _table([{"grade": g + 1, "add_on": v} for g, v in enumerate(moc.get("add_on_by_grade", []))]),
         ),
+    ]
+
+
+def _late_sections(report: Mapping[str, Any], figures: Path, gate: Mapping[str, Any]) -> list[str]:
+    return [
         _section(
             "stability",
             "Stability (PSI)",
@@ -240,6 +245,11 @@ def render(report: Mapping[str, Any], *, figures: Path, gate: Mapping[str, Any])
         ),
         _section("decision", "Promotion decision", _decision(report, gate)),
     ]
+
+
+def render(report: Mapping[str, Any], *, figures: Path, gate: Mapping[str, Any]) -> str:
+    """The report page from the validation pack dict, its figures folder and the gate's verdict."""
+    sections = _early_sections(report, figures) + _late_sections(report, figures, gate)
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}img{max-width:600px}"

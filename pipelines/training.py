@@ -130,6 +130,35 @@ def _protected_attributes(merged: pd.DataFrame, path: Path) -> pd.DataFrame:
     return out
 
 
+def _loss_labels(merged: pd.DataFrame, defaulted: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    """LGD, CCF, drawn, limit and EAD per row (NaN where not defaulted) from the labels' columns."""
+    from models.ead import MAX_CCF, onboarding_ccf
+
+    def col(name: str) -> np.ndarray | None:
+        return merged[name].to_numpy(dtype=np.float64) if name in merged.columns else None
+
+    ead = col("exposure_at_default_minor")
+    if ead is None:
+        ead = col("ead_minor")  # the features job's labels name it so
+    drawn, limit, lgd, loss = (
+        col("drawn_at_open_minor"),
+        col("credit_limit_minor"),
+        col("lgd"),
+        col("loss_minor"),
+    )
+    if lgd is None and ead is not None and loss is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lgd = np.where(defaulted & (ead > 0), np.clip(loss / ead, 0, 1), np.nan)
+    ccf = col("ccf")
+    if ccf is not None:
+        # EAD / limit exceeds 1 when accrued interest pushes EAD past a fully drawn line;
+        # clipping at 1 would understate Σ EAD (issue 13), so only absurd values are cut.
+        ccf = np.where(np.isfinite(ccf), np.clip(ccf, 0.0, MAX_CCF), np.nan)
+    elif ead is not None and limit is not None:
+        ccf = np.where(defaulted, onboarding_ccf(ead, limit), np.nan)
+    return lgd, ccf, drawn, limit, ead
+
+
 def from_features_dir(path: Path) -> TrainingData:
     """The platform's own data: ``features.parquet`` + ``labels.parquet`` (the features job),
     or a raw population folder (the generator's tables), built here with the same builder.
@@ -139,7 +168,6 @@ def from_features_dir(path: Path) -> TrainingData:
     unless the labels table already carries ``lgd`` and ``ccf``.
     """
     from features.catalogue import CATALOGUE_VERSION, feature_names, get
-    from models.ead import MAX_CCF, onboarding_ccf
     from models.fairness import PROTECTED_ATTRIBUTES, model_inputs
 
     path = Path(path)
@@ -182,28 +210,7 @@ def from_features_dir(path: Path) -> TrainingData:
     if merged.empty:
         raise InputError("no application has both features and labels", field="labels")
     y = merged["default_12m"].astype(np.int64).to_numpy()
-    defaulted = y == 1
-
-    def col(name: str) -> np.ndarray | None:
-        return merged[name].to_numpy(dtype=np.float64) if name in merged.columns else None
-
-    ead = col("exposure_at_default_minor")
-    if ead is None:
-        ead = col("ead_minor")  # the features job's labels name it so
-    drawn, limit = col("drawn_at_open_minor"), col("credit_limit_minor")
-    lgd = col("lgd")
-    if lgd is None and ead is not None and col("loss_minor") is not None:
-        loss = col("loss_minor")
-        assert loss is not None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lgd = np.where(defaulted & (ead > 0), np.clip(loss / ead, 0, 1), np.nan)
-    ccf = col("ccf")
-    if ccf is not None:
-        # EAD / limit exceeds 1 when accrued interest pushes EAD past a fully drawn line;
-        # clipping at 1 would understate Σ EAD (issue 13), so only absurd values are cut.
-        ccf = np.where(np.isfinite(ccf), np.clip(ccf, 0.0, MAX_CCF), np.nan)
-    elif ead is not None and limit is not None:
-        ccf = np.where(defaulted, onboarding_ccf(ead, limit), np.nan)
+    lgd, ccf, drawn, limit, ead = _loss_labels(merged, y == 1)
     time_col = merged["application_date"] if "application_date" in merged.columns else None
     attributes = _protected_attributes(merged, path)
     names, proxies = model_inputs(merged[names], {"age_years": merged["age_years"]})
