@@ -97,6 +97,9 @@ def train_cmd(
     scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --dask)"),
     no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
     tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    out_of_time: bool = typer.Option(
+        False, "--out-of-time", help="validate on the latest applications (dated data), train on older ones"
+    ),
     fairness_attribute: list[str] | None = typer.Option(
         None, help="protected attribute for adverse impact (age_band, region); repeatable; default all"
     ),
@@ -117,6 +120,7 @@ def train_cmd(
     budget = Budget(budget_trials, budget_seconds)
     data = _source(features, dataset, csv, spec)
     data.fairness_attributes = list(fairness_attribute) if fairness_attribute else None
+    data.out_of_time = out_of_time
     with _progress(f"training on {data.name}") as step:
         summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
                         tracking_uri=tracking_uri, budget=budget, progress=step)  # fmt: skip

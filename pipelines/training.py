@@ -58,6 +58,7 @@ class TrainingData:
     attributes: pd.DataFrame | None = None
     excluded_inputs: dict[str, Any] = field(default_factory=dict)  # protected + near-proxies dropped
     fairness_attributes: list[str] | None = None  # None: every attribute the data has
+    out_of_time: bool = False  # split dated data by application date (train old, validate latest)
 
     @property
     def has_loss_data(self) -> bool:
@@ -244,23 +245,40 @@ OOT_FRACTION = 0.2
 """Share of the latest applications held out of time when the data has dates but no cut."""
 
 
+MIN_TEST_BADS = 10
+"""The out-of-time window is widened back in time until it holds at least this many defaults."""
+
+
+def _time_cut(dates: np.ndarray, y: np.ndarray, test_fraction: float) -> np.datetime64:
+    """The latest cut date leaving ≥ ``test_fraction`` of rows and ≥ MIN_TEST_BADS defaults after it
+    (at most half the rows: older vintages must still train)."""
+    order = np.argsort(dates, kind="mergesort")
+    days = dates[order].astype("datetime64[D]")
+    bads_after = np.cumsum(y[order][::-1])[::-1]  # defaults at or after each sorted position
+    start = min(int(np.floor((1.0 - test_fraction) * days.size)), days.size - 1)
+    floor = days.size // 2
+    pos = start
+    while pos > floor and bads_after[pos] < MIN_TEST_BADS:
+        pos -= max(1, days.size // 100)
+    return days[max(pos, floor)]
+
+
 def split_indices(
     data: TrainingData, test_fraction: float = OOT_FRACTION, seed: int = 42
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Out of time whenever the data is dated: at the source's ``test_from`` if it says where
-    the test period starts, else at the application date that leaves the latest
-    ``test_fraction`` of applications for validation (older vintages train, the latest
-    validates). Stratified random only for undated data."""
+    """Out of time at the source's ``test_from`` when it says where the test period starts, or,
+    with ``data.out_of_time``, at the application date that leaves the latest ``test_fraction``
+    of applications (widened back until it holds MIN_TEST_BADS defaults) for validation.
+    Stratified random otherwise."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(data.y))
-    if data.time is not None:
+    if data.time is not None and (data.test_from or data.out_of_time):
         dates = pd.to_datetime(data.time).to_numpy()
         if data.test_from:
             cut = np.datetime64(pd.Timestamp(data.test_from))
         else:
-            days = np.sort(dates.astype("datetime64[D]"))
-            cut = days[min(int(np.floor((1.0 - test_fraction) * days.size)), days.size - 1)]
+            cut = _time_cut(dates, np.asarray(data.y), test_fraction)
         is_test = dates >= cut
         if is_test.any() and not is_test.all():
             return idx[~is_test], idx[is_test]

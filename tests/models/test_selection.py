@@ -117,9 +117,12 @@ def test_dated_data_is_split_out_of_time() -> None:
 
     X, y = credit_frame(1000)
     dates = pd.Series(pd.date_range("2010-01-01", periods=1000, freq="D")).sample(frac=1, random_state=0)
-    data = TrainingData(name="t", X=X, y=y, time=dates.reset_index(drop=True))
+    data = TrainingData(name="t", X=X, y=y, time=dates.reset_index(drop=True), out_of_time=True)
     tr, te = split_indices(data)
     assert data.time is not None
     assert data.time.iloc[tr].max() < data.time.iloc[te].min()
     assert 0.15 < te.size / 1000 < 0.25
     assert split_name(data, te) == "out_of_time"
+    assert int(y[te].sum()) >= 10  # widened back until it holds enough defaults to validate
+    data.out_of_time = False
+    assert split_name(data, split_indices(data)[1]) == "stratified_random_80_20"
