@@ -120,3 +120,55 @@ def test_ids_named_lists_only_positive_ids() -> None:
     transfers = [Transfer(5, 1, 2, 1, 1, 1, pending_id=7), Transfer(0, 0, -3, 1, 1, 1, pending_id=0)]
     assert ids_named(transfers) == ({1, 2}, {5, 7})
     assert ids_named([Transfer(-1, -1, 0, 1, 1, 1, pending_id=-2)]) == (set(), set())
+
+
+def test_a_batch_holds_at_most_max_batch_transfers() -> None:
+    from ledger.domain import MAX_BATCH
+
+    full = [replace(BASE, id=i + 1, amount_minor=1) for i in range(MAX_BATCH)]
+    assert apply_batch(full, _books(), {}, {}, 1).results.count(R.OK) == MAX_BATCH
+    with pytest.raises(ValueError) as refused:
+        apply_batch([*full, replace(BASE, id=MAX_BATCH + 1)], _books(), {}, {}, 1)
+    assert str(refused.value) == f"a batch holds at most {MAX_BATCH} transfers, got {MAX_BATCH + 1}"
+
+
+def test_a_failed_chain_is_rolled_back_and_the_transfers_before_it_stand() -> None:
+    linked, pending = int(TransferFlags.LINKED), int(TransferFlags.PENDING)
+    accounts, existing, pendings = _books(), {}, {}
+    batch = [
+        replace(BASE, id=1),  # on its own: stands
+        replace(BASE, id=2, flags=linked | pending),  # a pending transfer in a chain ...
+        replace(BASE, id=3, credit_account_id=9),  # ... whose next event fails
+    ]
+    out = apply_batch(batch, accounts, existing, pendings, now_ns=100)
+    assert out.results == [R.OK, R.LINKED_EVENT_FAILED, R.CREDIT_ACCOUNT_NOT_FOUND]
+    assert [t.id for t in out.created] == [1] and out.created[0].timestamp_ns == 101
+    assert set(existing) == {1} and pendings == {} and out.new_pendings == {}
+    assert accounts[1].debits_posted == 100 and accounts[1].debits_pending == 0
+    assert accounts[2].credits_posted == 100 and accounts[2].credits_pending == 0
+
+
+def test_a_chain_failing_at_its_first_event_fails_as_a_whole() -> None:
+    linked = int(TransferFlags.LINKED)
+    accounts = _books()
+    out = apply_batch(
+        [replace(BASE, id=1, flags=linked, amount_minor=0), replace(BASE, id=2)], accounts, {}, {}, 1
+    )
+    assert out.results == [R.AMOUNT_MUST_BE_POSITIVE, R.LINKED_EVENT_FAILED]
+    assert out.created == [] and accounts[1].debits_posted == 0
+    open_chain = apply_batch([replace(BASE, id=3, flags=linked)], accounts, {}, {}, 1)
+    assert open_chain.results == [R.LINKED_EVENT_CHAIN_OPEN] and accounts[1].debits_posted == 0
+
+
+def test_pendings_are_reported_as_new_or_changed() -> None:
+    pending, post = int(TransferFlags.PENDING), int(TransferFlags.POST_PENDING_TRANSFER)
+    accounts, existing, pendings = _books(), {}, {}
+    first = apply_batch([replace(BASE, id=1, flags=pending)], accounts, existing, pendings, 10)
+    assert list(first.new_pendings) == [1] and first.changed_pendings == {}
+    assert accounts[1].debits_pending == 100 and accounts[1].debits_posted == 0
+    second = apply_batch(
+        [Transfer(2, 0, 0, 0, 0, 0, flags=post, pending_id=1)], accounts, existing, pendings, 20
+    )
+    assert second.results == [R.OK] and list(second.changed_pendings) == [1] and second.new_pendings == {}
+    assert accounts[1].debits_pending == 0 and accounts[1].debits_posted == 100
+    assert second.created[0].amount_minor == 100 and second.created[0].debit_account_id == 1
