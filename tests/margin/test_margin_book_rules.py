@@ -10,7 +10,19 @@ import numpy as np
 import pytest
 
 from creditdesk.errors import InputError
-from margin.engine import CN, US, Book, Evaluation, Status, evaluate, no_calls, regime, step_calls
+from margin.engine import (
+    CN,
+    US,
+    Book,
+    Evaluation,
+    Status,
+    available_margin,
+    evaluate,
+    initial_margin_ok,
+    no_calls,
+    regime,
+    step_calls,
+)
 
 ROW = "must be one finite value ≥ 0 per row"
 NO_SHORTS = "quantities must not be negative (no short positions)"
@@ -225,3 +237,53 @@ def test_us_evaluation_by_hand_with_the_concentration_add_on() -> None:
     out = evaluate(rich, np.array([100.0, 100.0]), np.array([0.5, 0.5]), US)
     assert out.withdrawable_minor[0] == pytest.approx(min(500.0, 1400.0 - 0.5 * 1000.0))
     assert out.ratio[0] == pytest.approx(1.4)
+
+
+def test_the_edges_of_evaluate() -> None:
+    # exactly at the cn call line (130 %) is a warning, not a call; half a fen of debt is owed
+    book = Book(
+        np.array([30.0, 0.0, 0.0]),
+        np.array([100.0, 0.5, 0.0]),
+        np.array([0, 2]),
+        np.array([0, 0]),
+        np.array([10.0, 1.0]),
+    )
+    out = evaluate(book, np.array([10.0]), np.array([0.5]), CN)
+    assert out.status.tolist() == [Status.WARNING, Status.LIQUIDATE, Status.OK]
+    np.testing.assert_allclose(out.withdrawable_minor, [0.0, 0.0, 0.0])  # no cash, nothing leaves
+    # us: the excess equity formula binds below the cash; an account owing nothing needs no top-up
+    us = Book(
+        np.array([1000.0, 0.0]),
+        np.array([900.0, 0.0]),
+        np.array([0, 1]),
+        np.array([0, 0]),
+        np.array([10.0, 1.0]),
+    )
+    out = evaluate(us, np.array([100.0]), np.array([0.5]), US)
+    np.testing.assert_allclose(out.withdrawable_minor, [1000.0 + 1000.0 - 900.0 - 0.5 * 1000.0, 0.0])
+    np.testing.assert_allclose(out.topup_minor, [0.0, 0.0])
+    assert out.status.tolist() == [Status.OK, Status.OK]
+
+
+def test_available_margin_by_hand() -> None:
+    # account 0: cash 100, own collateral 10 x 20 at 0.6, a financed buy of 5 x 40 (owes 150:
+    # gain 50 counts at 0.5), fees 3; account 1: a financed buy at a loss (owes 300, worth 200)
+    book = Book(
+        np.array([100.0, 300.0]),
+        np.array([153.0, 300.0]),
+        np.array([0, 0, 1]),
+        np.array([0, 1, 1]),
+        np.array([10.0, 5.0, 5.0]),
+        pos_financed_minor=np.array([0.0, 150.0, 300.0]),
+        interest_fees_minor=np.array([3.0, 0.0]),
+    )
+    prices, conv = np.array([20.0, 40.0]), np.array([0.6, 0.5])
+    got = available_margin(book, prices, conv, CN)
+    expected_0 = 100 + 10 * 20 * 0.6 + (200 - 150) * 0.5 - 1.0 * 150 - 3
+    expected_1 = 300 + (200 - 300) - 1.0 * 300
+    np.testing.assert_allclose(got, [expected_0, expected_1])
+    assert initial_margin_ok(book, prices, conv, CN).tolist() == [True, False]
+    # us: equity - 50 % of the long market value
+    np.testing.assert_allclose(
+        available_margin(book, prices, conv, US), [100 + 400 - 153 - 0.5 * 400, 300 + 200 - 300 - 0.5 * 200]
+    )
