@@ -44,14 +44,29 @@ def _progress(description: str) -> Iterator[Callable[[str], None]]:
         yield step
 
 
-def _source(features: Path | None, dataset: str | None, csv: Path | None, spec: Path | None) -> Any:
+def _source(
+    features: Path | None,
+    dataset: str | None,
+    csv: Path | None,
+    spec: Path | None,
+    from_book: str | None = None,
+    population: Path | None = None,
+) -> Any:
     from pipelines.training import from_features_dir, from_public
 
-    chosen = [x is not None for x in (features, dataset, csv)]
+    chosen = [x is not None for x in (features, dataset, csv, from_book)]
     if sum(chosen) != 1:
         raise InputError(
-            "give exactly one of --features DIR, --dataset NAME, --csv FILE (with --spec)", field="source"
+            "give exactly one of --features DIR, --dataset NAME, --csv FILE (with --spec),"
+            " --from-book DB (with --population)",
+            field="source",
         )
+    if from_book is not None:  # the living book's matured vintages (issue 15)
+        from pipelines.book_training import from_book as book_data
+
+        if population is None:
+            raise InputError("--from-book needs --population DIR (the book's population)", field="population")
+        return book_data(from_book, population)
     if csv is not None and spec is None:
         raise InputError("--csv needs --spec SPEC.yaml", field="spec")
     if spec is not None and csv is None:
@@ -93,6 +108,10 @@ def train_cmd(
     dataset: str | None = typer.Option(None, help="public dataset: german, taiwan, gmsc, lending_club"),
     csv: Path | None = typer.Option(None, help="any CSV (with --spec)"),
     spec: Path | None = typer.Option(None, help="YAML spec for --csv"),
+    from_book: str | None = typer.Option(
+        None, "--from-book", help="a book run's database URL: train on its matured vintages"
+    ),
+    population: Path | None = typer.Option(None, help="the book's population folder (with --from-book)"),
     dask: bool = typer.Option(False, "--dask", help="train with lightgbm.dask (local 2-worker cluster)"),
     scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --dask)"),
     no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
@@ -118,7 +137,7 @@ def train_cmd(
     if scheduler and not dask:
         raise InputError("--scheduler needs --dask", field="scheduler")
     budget = Budget(budget_trials, budget_seconds)
-    data = _source(features, dataset, csv, spec)
+    data = _source(features, dataset, csv, spec, from_book, population)
     data.fairness_attributes = list(fairness_attribute) if fairness_attribute else None
     data.out_of_time = out_of_time
     with _progress(f"training on {data.name}") as step:

@@ -143,6 +143,23 @@ def test_killed_mid_day_resumes_to_the_same_books_and_eod_is_clean_every_day(
     reference = dump(tmp_path / "whole.db")
     assert resumed["days_run_now"] == sum(1 for r in reference["book_days"] if r[0] >= kill_day)
     assert dump(cut) == reference  # byte-for-byte the same books as the uninterrupted run
+    check_training_from_book(tmp_path / "whole.db", world[0])
+
+
+def check_training_from_book(db: Path, population: Path) -> None:
+    """train --from-book: matured lines only, labels as the ledger says, catalogue features."""
+    from features.catalogue import feature_names
+    from pipelines.book_training import book_labels, from_book
+
+    url = f"sqlite:///{db}"
+    with pytest.raises(InputError, match="run the book longer"):
+        from_book(url, population)  # a 2-month book has no line observed for 12 months
+    labels = book_labels(url, horizon_days=30)
+    matured = labels[labels["matured"]]
+    data = from_book(url, population, horizon_days=30)
+    assert len(data.y) == len(matured) > 0
+    assert int(data.y.sum()) == int(matured["default"].sum())
+    assert list(data.X.columns) == feature_names()
 
 
 def test_a_database_from_another_run_or_seed_is_refused(world: tuple[Path, Path], tmp_path: Path) -> None:
@@ -179,6 +196,9 @@ def test_cli_bad_input_exits_2_with_one_line(
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "outside the price data" in err[0]
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--from-book", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert exc.value.code == 2 and "--population" in capsys.readouterr().err
 
 
 def test_a_month_without_prices_is_refused() -> None:
