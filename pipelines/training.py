@@ -344,6 +344,29 @@ class PDFit:
     dask: dict[str, Any] | None = None
 
 
+def _not_governable(model: Any, data: TrainingData, X_tr: pd.DataFrame) -> str | None:
+    """Why the selected scorecard or blend cannot be registered (None if it can): it must be
+    monotone where the catalogue says so and its numpy bundle must give the same PDs. Checked
+    on training rows only (the shape of the function, not the labels), so the test stays out."""
+    from models.bundle import PDScorer, save_pd_bundle
+    from models.validation import monotonicity_check
+
+    if model.choice_ == "lightgbm":
+        return None
+    mono = monotonicity_check(model.predict_pd, X_tr, data.monotone)
+    bad = [k for k, v in mono.items() if not v["ok"]]
+    if bad:
+        return f"not monotone in {', '.join(bad[:3])}"
+    with tempfile.TemporaryDirectory() as tmp:
+        scorer = PDScorer.load(save_pd_bundle(model, Path(tmp) / "pd"))
+        rows = X_tr.head(500)
+        if not np.allclose(
+            scorer.model_pd(scorer.encoder.transform(rows)), model.predict_pd(rows), rtol=1e-6
+        ):
+            return "its bundle does not reproduce its PDs"
+    return None
+
+
 def _fit_pd(
     data: TrainingData, tr: np.ndarray, te: np.ndarray, *, dask: bool, scheduler: str | None,
     budget: Budget | None, progress: Progress,
@@ -355,9 +378,12 @@ def _fit_pd(
     if not dask:
         progress("selecting the PD model (tuned LightGBM, WoE scorecard, blend) by inner CV")
         model = selector(data, budget).fit(X_tr, y_tr)
-        return PDFit(
-            model, model.predict_pd(X_tr), model.predict_pd(X_te), selection=model.selection_summary()
-        )
+        problem = _not_governable(model, data, X_tr)
+        if problem:  # a registered PD must be monotone and reproduce from its bundle; LightGBM is
+            progress(f"{model.choice_} not governable ({problem}); keeping LightGBM")
+            model.choice_ = "lightgbm"
+        summary = {**model.selection_summary(), "fallback_reason": problem}
+        return PDFit(model, model.predict_pd(X_tr), model.predict_pd(X_te), selection=summary)
     progress("fitting the LightGBM PD in process, then on Dask (lightgbm.dask, fixed rounds)")
     local = pd_estimator(data).fit(X_tr, y_tr)
     distributed = _dask_fit(data, X_tr, y_tr, local.best_iteration_, scheduler)
