@@ -59,6 +59,7 @@ class TrainingData:
     excluded_inputs: dict[str, Any] = field(default_factory=dict)  # protected + near-proxies dropped
     fairness_attributes: list[str] | None = None  # None: every attribute the data has
     out_of_time: bool = False  # split dated data by application date (train old, validate latest)
+    monitored: pd.DataFrame | None = None  # every catalogue feature (inputs or not), for monitoring
 
     @property
     def has_loss_data(self) -> bool:
@@ -214,9 +215,11 @@ def from_features_dir(path: Path) -> TrainingData:
     lgd, ccf, drawn, limit, ead = _loss_labels(merged, y == 1)
     time_col = merged["application_date"] if "application_date" in merged.columns else None
     attributes = _protected_attributes(merged, path)
+    monitored = merged[names].astype(np.float64)
     names, proxies = model_inputs(merged[names], {"age_years": merged["age_years"]})
     return TrainingData(
         name=path.name,
+        monitored=monitored,
         attributes=attributes,
         excluded_inputs={
             "protected": [c for c in PROTECTED_ATTRIBUTES if c in feats.columns],
@@ -643,8 +646,9 @@ def _write_bundles(
         X_te.assign(__target__=y_te).to_parquet(work / "holdout.parquet")
         # The monitoring reference: the hold-out's features, scores and grades (out-of-sample
         # scores, so the report's reference AUC is not optimistic), logged with the run.
+        monitored = X_te if data.monitored is None else data.monitored.iloc[te]
         build_reference(
-            X_te.reset_index(drop=True), pd_12m=fit.pd_test, default_12m=y_te,
+            monitored.reset_index(drop=True), pd_12m=fit.pd_test, default_12m=y_te,
             application_date=None if data.time is None else data.time.iloc[te].to_numpy(),
         ).to_parquet(work / "reference.parquet", index=False)  # fmt: skip
         if final_dir.exists():
