@@ -30,7 +30,7 @@ from tests.conftest import REPO_ROOT
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT_DIR = REPO_ROOT / "var" / "e2e"
-SECTIONS = ("summary", "stability", "score", "performance", "portfolio", "ledger")
+SECTIONS = ("summary", "stability", "score", "performance", "portfolio", "ledger", "risk-controls")
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -239,7 +239,7 @@ def test_report_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
     assert sections["stability"]["heading"] == "Input stability"
     assert page["overall"] == "red"
     assert dict(page["tiles"])["stability"] == "red"
-    assert [t[0] for t in page["tiles"]] == list(SECTIONS[1:])
+    assert [t[0] for t in page["tiles"]] == [s.replace("-", "_") for s in SECTIONS[1:]]
     assert any(alert.startswith("annual_income_minor") for alert in page["alerts"])
     alts = {alt for alt, _ in page["charts"]}
     assert {"PSI by feature", "Score distribution, reference and current", "Calibration by grade"} <= alts
