@@ -33,15 +33,7 @@ def accrue_in(
     facs = uow.margin.open_facilities(customer_ids)
     loans = uow.ledger.load_accounts([customer_account(f.customer_id, Code.MARGIN_LOAN) for f in facs])
     principals = [debit_balance(loans.get(customer_account(f.customer_id, Code.MARGIN_LOAN))) for f in facs]
-    batch = plan_accruals(facs, principals, day_key)
-    posted = 0
-    for i in range(0, len(batch), MAX_TRANSFERS_PER_BATCH):
-        results = create_transfers_in(uow.ledger, batch[i : i + MAX_TRANSFERS_PER_BATCH], clock())
-        bad = [r for r in results if r not in SUCCESS_RESULTS]
-        if bad:
-            raise AssertionError(f"interest accrual refused: {bad[0]}")
-        posted += sum(r == TransferResult.OK for r in results)
-    return posted
+    return _post_accruals(uow, plan_accruals(facs, principals, day_key), clock)
 
 
 def accrue_through_in(
