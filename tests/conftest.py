@@ -26,6 +26,10 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path.mkdir()
     monkeypatch.setenv("CREDITDESK_VAR_DIR", str(path))
     monkeypatch.setenv("CREDITDESK_SHARED_DIR", str(SHARED_DIR))
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, so an
+    # earlier in-process training would otherwise point this test at that test's registry.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()

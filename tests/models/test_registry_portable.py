@@ -24,7 +24,8 @@ FRESH_LOAD = """
 import json, sys
 repo = sys.argv[1]
 sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path = [p for p in sys.path if p and not p.startswith(repo)]
+# keep the venv's own paths: a fresh clone's .venv lives inside the repository
+sys.path = [p for p in sys.path if p and (p.startswith(sys.prefix) or not p.startswith(repo))]
 import mlflow.pyfunc, pandas as pd
 assert "models" not in sys.modules
 model = mlflow.pyfunc.load_model("models:/creditdesk-pd@champion")
@@ -42,6 +43,9 @@ def _env(var_dir: Path) -> dict[str, str]:
     env.update(
         {"MLFLOW_TRACKING_URI": f"sqlite:///{var_dir / 'mlflow.db'}", "CREDITDESK_VAR_DIR": str(var_dir)}
     )
+    # `mlflow models serve` execs `uvicorn` by name: the venv's bin must be on PATH even when
+    # the caller (make test) runs the venv's python without activating it.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
