@@ -3,8 +3,12 @@
 A line is opened only from a journalled decision that approved it, and its terms come from
 that decision, not from the caller: line = the decision's credit limit, rate = its annual
 rate, leverage cap = 1 + its max leverage (pricing's leverage is loan / own equity, the
-desk caps gross exposure / equity = (equity + loan) / equity). The caller chooses only the
-regime and the currency.
+desk caps gross exposure / equity = (equity + loan) / equity). Regime and currency are the
+decision's (its policy's): a caller may name them, but a decision priced under a policy in
+another currency or regime is refused (``currency_mismatch`` / ``regime_mismatch``, field
+``currency`` / ``regime``): its line and thresholds are minor units of the policy's currency,
+so a CNY line opened as a USD facility would lend the wrong money. A decision journalled
+before decisions carried them opens as the caller says (default ``cn``, CNY).
 
 Outcomes (reason codes): ``created`` (new facility) or ``existing`` (the same decision with
 the same regime and currency again: idempotent); refused with ``not_found`` (no such
@@ -46,8 +50,8 @@ CONFLICT_RULES = frozenset({"not_approved", "facility_exists", "decision_used", 
 class OpeningRefused(InputError):
     """A facility that may not be opened; ``rule`` is the reason code."""
 
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"{rule}: {message}", field="decision_id")
+    def __init__(self, rule: str, message: str, field: str = "decision_id") -> None:
+        super().__init__(f"{rule}: {message}", field=field)
         self.rule = rule
 
 
@@ -57,8 +61,24 @@ class OpenOutcome:
     created: bool  # False: the same decision was already open with these terms
 
 
+def _decided(record: dict[str, Any], field: str, asked: str | None, legacy: str, rule: str) -> str:
+    """The decision's regime or currency; a caller naming another one is refused."""
+    decided = record.get(field)
+    if decided is None:
+        return legacy if asked is None else asked
+    decided = str(decided)
+    if asked is not None and asked.casefold() != decided.casefold():
+        raise OpeningRefused(
+            rule,
+            f"{field} {asked!r} differs from the decision's {decided!r}: its policy's line and "
+            f"thresholds are in {record.get('currency') or 'its currency'} ({record.get('regime')} rules)",
+            field=field,
+        )
+    return decided
+
+
 def terms_from_decision(
-    decision_id: str, payload: dict[str, Any], regime_name: str, currency: str
+    decision_id: str, payload: dict[str, Any], regime_name: str | None, currency: str | None
 ) -> Facility:
     """Pure: the facility an approved decision grants (refused when it is not an approval with a line)."""
     try:
@@ -82,6 +102,8 @@ def terms_from_decision(
         and 0.0 <= addon < 1.0
     ):
         raise OpeningRefused("not_approved", f"decision {decision_id} has terms outside the books' range")
+    regime_name = _decided(record, "regime", regime_name, "cn", "regime_mismatch")
+    currency = _decided(record, "currency", currency, "CNY", "currency_mismatch").upper()
     regime(regime_name)
     rate_bps = min(max(1, round(rate * BPS_PER_UNIT)), MAX_ANNUAL_RATE_BPS)
     leverage_bps = min(max(round((1.0 + leverage) * BPS_PER_UNIT), MIN_LEVERAGE_BPS), MAX_LEVERAGE_BPS)
@@ -126,9 +148,16 @@ def open_in(desk: MarginDesk, uow: MarginUnitOfWork, wanted: Facility) -> OpenOu
 
 
 def open_from_decision(
-    desk: MarginDesk, lookup: DecisionLookup, decision_id: str, regime_name: str = "cn", currency: str = "CNY"
+    desk: MarginDesk,
+    lookup: DecisionLookup,
+    decision_id: str,
+    regime_name: str | None = None,
+    currency: str | None = None,
 ) -> OpenOutcome:
-    """Open the facility of an approved decision, or refuse with a reason code (nothing written)."""
+    """Open the facility of an approved decision, or refuse with a reason code (nothing written).
+
+    ``regime_name`` / ``currency``: None takes the decision's; another than the decision's is
+    refused before anything is written."""
     op_id_checked(decision_id, "decision_id")
     entry = lookup(decision_id)
     if entry is None:

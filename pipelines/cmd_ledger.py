@@ -116,14 +116,19 @@ def register(app: typer.Typer) -> None:
     @ledger_app.command("open")
     def open_facility(
         decision: str = typer.Option(..., "--decision", help="id of the approved credit decision"),
-        regime_name: str = typer.Option("cn", "--regime", help="margin regime: cn or us"),
-        currency: str = typer.Option("CNY", "--currency", help="CNY or USD"),
+        regime_name: str | None = typer.Option(
+            None, "--regime", help="margin regime: cn or us (default: the decision's)"
+        ),
+        currency: str | None = typer.Option(
+            None, "--currency", help="CNY or USD (default: the decision's; another one is refused)"
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Open the margin facility of an approved decision: line, rate and leverage come from it.
 
         Refused (exit 2, reason code on stderr, nothing written) for an unknown, declined or
-        already used decision; the same decision again is a no-op.
+        already used decision, or a regime or currency other than the decision's policy's; the
+        same decision again is a no-op.
         """
         from ledger.journal import DecisionJournal
         from margin.opening import open_from_decision

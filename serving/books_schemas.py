@@ -103,8 +103,14 @@ class AccountOpen(_Closed):
     )
 
     decision_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="an approved decision")
-    regime: Literal["cn", "us"] = Field(default="cn", description="margin rules of the contract")
-    currency: Literal["CNY", "USD"] = Field(default="CNY")
+    regime: Literal["cn", "us"] | None = Field(
+        default=None, description="margin rules of the contract (default: the decision's policy's)"
+    )
+    currency: Literal["CNY", "USD"] | None = Field(
+        default=None,
+        description="the facility's currency (default: the decision's); another than the decision's "
+        "policy's is refused, 422 rule currency_mismatch",
+    )
 
 
 class AccountBalance(BaseModel):

@@ -158,20 +158,18 @@ def open_account(
 
     201 when this request opened it; 200 when the same decision is already open with the same
     regime and currency (a resend); 404 for an unknown decision; 409 naming the rule when the
-    decision is not an approval, was used already, or the customer has another facility.
+    decision is not an approval, was used already, or the customer has another facility; 422
+    naming ``currency`` or ``regime`` when they differ from the decision's policy's.
     """
-    from margin.opening import NOT_FOUND, OpeningRefused, open_from_decision
+    from margin.opening import CONFLICT_RULES, NOT_FOUND, OpeningRefused, open_from_decision
 
     try:
         outcome = open_from_decision(b.desk, b.journal.get, body.decision_id, body.regime, body.currency)
     except OpeningRefused as exc:
-        status = 404 if exc.rule == NOT_FOUND else 409
+        status = 404 if exc.rule == NOT_FOUND else 409 if exc.rule in CONFLICT_RULES else 422
+        title = {404: "not found", 409: "conflict", 422: "request validation failed"}[status]
         raise ApiError(
-            status,
-            "not found" if status == 404 else "conflict",
-            field="decision_id",
-            rule=exc.rule,
-            message=str(exc),
+            status, title, field=exc.field or "decision_id", rule=exc.rule, message=str(exc)
         ) from exc
     if not outcome.created:
         response.status_code = 200

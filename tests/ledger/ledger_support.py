@@ -27,6 +27,7 @@ def journal_decision(
     line_minor: int = 100_000,
     annual_rate: float = 0.073,
     max_leverage: float = 1.0,
+    **record: str,
 ) -> None:
     """A decision in the real journal of the database at ``url``, shaped as the API stores it."""
     from ledger.journal import DecisionJournal
@@ -41,6 +42,7 @@ def journal_decision(
             "credit_limit_minor": line_minor if outcome == "approve" else 0,
             "annual_rate": annual_rate,
             "max_leverage": max_leverage,
+            **record,  # e.g. the policy's regime and currency, as decisions carry them
         },
     }
     DecisionJournal(engine).append(decision_id, f"app-{decision_id}", payload)

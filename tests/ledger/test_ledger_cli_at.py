@@ -93,3 +93,20 @@ def test_at_dates_every_command_and_refuses_a_time_before_opening(
     assert json.loads(out.strip().splitlines()[-1])["accrued_interest_minor"] == 69_582
     code, _, err = cli(["ledger", "--at", "next friday", "margin", "--customer", "5"], capsys)
     assert code == 2 and err.startswith("creditdesk: error: at")
+
+
+def test_open_refuses_a_currency_other_than_the_decisions(
+    var: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: a decision priced under the cn policy (CNY fen) opens no USD facility."""
+    assert cli(["ledger", "init"], capsys)[0] == 0
+    url = f"sqlite:///{var / 'ledger.db'}"
+    journal_decision(url, "dec-7", 7, regime="cn", currency="CNY")
+    code, _, err = cli(["ledger", "open", "--decision", "dec-7", "--currency", "USD"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("creditdesk: error: currency_mismatch: currency 'USD' differs")
+    code, _, err = cli(["ledger", "margin", "--customer", "7"], capsys)
+    assert code == 2  # nothing was opened
+    code, out, _ = cli(["ledger", "open", "--decision", "dec-7", "--json"], capsys)
+    opened = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and (opened["regime"], opened["created"]) == ("cn", True)

@@ -87,3 +87,41 @@ def test_a_used_decision_does_not_reopen_a_written_off_facility(engine: Engine) 
     with pytest.raises(OpeningRefused) as info:
         open_from_decision(desk, lookup, "d-w")
     assert info.value.rule == "decision_used"
+
+
+# Issue 13 ("policy knows its regime and currency"): a decision priced under a policy in one
+# currency opens no facility in another. Its thresholds and line are that currency's minor
+# units (CNY fen vs USD cents), so the facility would lend the wrong amount of money.
+@pytest.mark.parametrize(
+    ("kwargs", "rule", "field"),
+    [
+        ({"currency": "USD"}, "currency_mismatch", "currency"),
+        ({"regime_name": "us", "currency": "USD"}, "regime_mismatch", "regime"),
+        ({"regime_name": "us"}, "regime_mismatch", "regime"),
+    ],
+)
+def test_a_facility_in_another_currency_or_regime_than_the_decision_is_refused(
+    engine: Engine, kwargs: dict[str, Any], rule: str, field: str
+) -> None:
+    desk = MarginDesk(engine)
+    lookup = DecisionJournal(engine).get
+    journal(engine, "d-cny", 21, regime="cn", currency="CNY")
+    before = rows(engine)
+    with pytest.raises(OpeningRefused) as info:
+        open_from_decision(desk, lookup, "d-cny", **kwargs)
+    assert info.value.rule == rule and info.value.field == field
+    assert field in info.value.one_line() and rule in info.value.one_line()
+    assert rows(engine) == before  # nothing written
+
+
+def test_regime_and_currency_default_to_the_decisions(engine: Engine) -> None:
+    from margin.chart import currency_ledger
+
+    desk = MarginDesk(engine)
+    lookup = DecisionJournal(engine).get
+    journal(engine, "d-usd", 22, regime="us", currency="USD")
+    fac = open_from_decision(desk, lookup, "d-usd").facility
+    assert (fac.regime, fac.currency_ledger) == ("us", currency_ledger("USD"))
+    # the same terms named explicitly (lower-case currency too) are the same facility
+    again = open_from_decision(desk, lookup, "d-usd", regime_name="us", currency="usd")
+    assert not again.created and again.facility == fac

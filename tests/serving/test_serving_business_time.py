@@ -37,3 +37,23 @@ def test_operation_at_a_business_time_and_before_opening_refused(live: Any, body
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "at"
     later = op(op_id="d2", kind="deposit", amount_minor=100, at="2026-12-01T10:00:00+08:00")
     assert later.status_code == 200, later.text
+
+
+def test_opening_in_another_currency_than_the_decisions_policy_is_refused(
+    live: Any, body: dict[str, Any]
+) -> None:
+    """Issue 13: the decision was priced under the cn policy (CNY fen): no USD facility."""
+    body["bureau"]["bureau_score"] = 845
+    decision = live.client.post("/v1/decisions", json=body, headers=live.key("onboarding")).json()
+    assert decision["outcome"] == "approve", decision  # journalled with its policy: cn, CNY
+    ops = live.key("operations")
+    wrong = live.client.post(
+        "/v1/accounts", json={"decision_id": decision["decision_id"], "currency": "USD"}, headers=ops
+    )
+    assert wrong.status_code == 422, wrong.text
+    error = wrong.json()["errors"][0]
+    assert (error["field"], error["rule"]) == ("currency", "currency_mismatch")
+    customer = body["customer_id"]
+    assert live.client.get(f"/v1/accounts/{customer}", headers=ops).status_code == 404  # nothing written
+    right = live.client.post("/v1/accounts", json={"decision_id": decision["decision_id"]}, headers=ops)
+    assert right.status_code == 201 and right.json()["regime"] == "cn", right.text
