@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 
 from creditdesk.errors import InputError
 from models import metrics
@@ -86,9 +85,30 @@ class Stack:
 
 
 def fit_stack(lgb_raw: NDArray[np.float64], woe_logit: NDArray[np.float64], y: NDArray[np.float64]) -> Stack:
-    model = LogisticRegression(C=1e4, max_iter=1000).fit(np.column_stack([lgb_raw, woe_logit]), y)
-    a_lgb, a_woe = (float(v) for v in model.coef_.ravel())
-    return Stack(a_lgb, a_woe, float(model.intercept_[0]))
+    """Logistic stack with **non-negative** weights (bounded L-BFGS on the log loss).
+
+    Both inputs are risk scores: a negative weight would rank one candidate's riskier
+    applicants as safer. An unconstrained fit gives one on collinear inputs (German: the
+    LightGBM margin got -0.06), so the blend was not monotone in its inputs, and with the
+    final booster's margins (wider than the out-of-fold ones the stack saw) could invert.
+    """
+    from scipy.optimize import minimize
+
+    features = np.column_stack([lgb_raw, woe_logit, np.ones(y.size)])
+    sign = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
+
+    def loss(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        z = sign * (features @ w)
+        value = float(np.mean(np.logaddexp(0.0, -z)))
+        grad = -(features * (sign * _sigmoid(-z))[:, None]).mean(axis=0)
+        return value, np.asarray(grad)
+
+    prior = _logit(np.array([max(float(np.mean(y)), PD_CLIP)]))[0]
+    start = np.array([0.5, 0.5, prior])
+    bounds = [(0.0, None), (0.0, None), (None, None)]
+    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    a_lgb, a_woe, intercept = (float(v) for v in found.x)
+    return Stack(max(a_lgb, 0.0), max(a_woe, 0.0), intercept)
 
 
 def stack_oof(

@@ -126,3 +126,23 @@ def test_dated_data_is_split_out_of_time() -> None:
     assert int(y[te].sum()) >= 10  # widened back until it holds enough defaults to validate
     data.out_of_time = False
     assert split_name(data, split_indices(data)[1]) == "stratified_random_80_20"
+
+
+def test_blend_stack_never_weighs_a_candidate_against_its_risk_direction() -> None:
+    """Two collinear risk scores (the LightGBM margin and the scorecard logit) give an
+    unconstrained logistic stack a negative weight on one of them (German: a_lgb = -0.06),
+    so the blend ranks that candidate's riskier applicants as safer: not monotone, and on
+    margins wider than the out-of-fold ones it fitted (the final booster) it can invert.
+    The stack is fitted with non-negative weights."""
+    from models.selection import fit_stack
+
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=4000)
+    noise = rng.normal(size=4000)
+    lgb_raw, woe_logit = z + 0.3 * noise, z  # the margin carries noise the scorecard lacks
+    y = (rng.uniform(size=4000) < 1 / (1 + np.exp(-(-2.5 + 1.5 * z - 0.8 * noise)))).astype(float)
+    stack = fit_stack(lgb_raw, woe_logit, y)
+    assert stack.a_lgb >= 0.0 and stack.a_woe >= 0.0
+    assert stack.a_woe > 0.0  # the informative score keeps its weight
+    blend = stack.apply(lgb_raw, woe_logit)
+    assert auc(y, blend) >= auc(y, woe_logit) - 0.01  # no worse than the better input alone
