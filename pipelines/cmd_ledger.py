@@ -429,6 +429,12 @@ def register(app: typer.Typer) -> None:
         regime_name: str = typer.Option("cn", "--regime", help="cn or us"),
         seed: int = typer.Option(7, "--seed"),
         topup: float = typer.Option(0.5, "--topup-probability", help="share of called customers who top up"),
+        participation: float = typer.Option(
+            0.10, "--participation", help="share of a name's day volume the whole book may sell, (0, 1]"
+        ),
+        schedule: str = typer.Option(
+            "vwap", "--schedule", help="twap | vwap | pov | immediate at a missed call"
+        ),
         out: Path | None = typer.Option(None, "--out", help="directory for the report (default var/stress)"),
         as_json: bool = JSON_OPT,
     ) -> None:
@@ -439,6 +445,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--from/--to must be dates YYYY-MM-DD: {exc}") from exc
         if last_day <= first_day:
             raise InputError(f"--to ({end}) must be after --from ({start})")
+        from margin.schedules import SchedulePolicy
+
+        policy = SchedulePolicy(deadline=schedule, participation=participation)  # refused before any work
         from rich.console import Console
         from rich.progress import Progress
         from rich.table import Table
@@ -448,7 +457,7 @@ def register(app: typer.Typer) -> None:
 
         with Progress(transient=True) as progress:
             progress.add_task(f"stress {start} → {end}, {accounts_n:,} accounts", total=None)
-            report = run_stress(start, end, accounts_n, regime_name, seed, topup)
+            report = run_stress(start, end, accounts_n, regime_name, seed, topup, schedule=policy)
         days = report.pop("days")
         folder = out or get_settings().var_dir / "stress"
         folder.mkdir(parents=True, exist_ok=True)
@@ -510,6 +519,10 @@ def register(app: typer.Typer) -> None:
                 f"loss if all sold {s['loss_if_all_sold_minor'] / 100:,.0f}"
             )
         _print_controls(report)
+        print(
+            f"liquidation schedules: expected shortfall {t['expected_shortfall_minor'] / 100:,.0f}, "
+            f"realised {t['realised_shortfall_minor'] / 100:,.0f} (against each parent's arrival price)"
+        )
         print(f"report: {folder / stem}.csv and .json")
         if as_json:
             print(json.dumps({**report, "csv": str(folder / f"{stem}.csv")}, default=str))

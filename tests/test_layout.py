@@ -85,7 +85,6 @@ NOT_YET_SPLIT = {
     "pipelines/cmd_ledger.py": "issue 12",
     "pipelines/cmd_models.py": "issue 17",
     "pipelines/training.py": "issue 17",
-    "pipelines/stress.py": "issue 13/14",
     "pipelines/reporting.py": "issue 15 (the time-true report)",
 }
 
