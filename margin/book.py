@@ -27,7 +27,8 @@ _BALANCES = text(
     " AND debits_posted != credits_posted"
 )
 _OPEN_FACILITIES = text(
-    "SELECT customer_id, regime FROM margin_facilities WHERE status = 'open' ORDER BY customer_id"
+    "SELECT customer_id, regime, haircut_addon_bps FROM margin_facilities"
+    " WHERE status = 'open' ORDER BY customer_id"
 )
 OWNER_SCALE = 10**8  # account id = owner × 10^8 + code × 10^6 + sub (margin.chart)
 CODE_SCALE = 10**6
@@ -49,6 +50,9 @@ class BookState:
     conversion: np.ndarray  # collateral conversion rate per instrument
     pos_account_id: np.ndarray  # the ledger account of each position row
     pos_instrument_id: np.ndarray  # the instrument id of each position row
+    # per facility: the grade tier's haircut add-on stored at opening (a fraction, lowers every
+    # conversion rate of the account as on the single-customer path); None: no add-ons
+    haircut_addon: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def index_of(self, customer_ids: np.ndarray) -> np.ndarray:
@@ -74,8 +78,16 @@ class BookState:
 
     def sub_book(self, rows: np.ndarray) -> Book:
         """The engine's ``Book`` for the facilities at ``rows`` (the whole book when all of them)."""
+        addon = self.haircut_addon
         if len(rows) == len(self.customer_ids):
-            return Book(self.cash, self.debt, self.pos_account, self.pos_instrument, self.pos_quantity)
+            return Book(
+                self.cash,
+                self.debt,
+                self.pos_account,
+                self.pos_instrument,
+                self.pos_quantity,
+                haircut_addon=addon,
+            )
         remap = np.full(len(self.customer_ids), -1, dtype=np.int64)
         remap[rows] = np.arange(len(rows))
         keep = remap[self.pos_account] >= 0
@@ -85,6 +97,7 @@ class BookState:
             remap[self.pos_account[keep]],
             self.pos_instrument[keep],
             self.pos_quantity[keep],
+            haircut_addon=None if addon is None else addon[rows],
         )
 
 
@@ -110,6 +123,7 @@ def book_from_balances(
     account_ids: np.ndarray,
     net_debit: np.ndarray,
     instruments: tuple[np.ndarray, np.ndarray, np.ndarray],
+    haircut_addon: np.ndarray | None = None,
 ) -> BookState:
     """Pure: the book from account ids and their net debit balances (debits − credits posted)."""
     owner = account_ids // OWNER_SCALE
@@ -143,6 +157,7 @@ def book_from_balances(
         conversion,
         account_ids[is_pos],
         sub[is_pos],
+        haircut_addon,
     )
 
 
@@ -157,6 +172,7 @@ def load_book(uow: MarginUnitOfWork) -> BookState:
     facs = conn.execute(_OPEN_FACILITIES).all()
     customer_ids = np.array([r[0] for r in facs], dtype=np.int64)
     regimes = np.array([r[1] for r in facs], dtype=object)
+    addon = np.array([r[2] for r in facs], dtype=np.float64) / BPS_PER_UNIT
     raw = conn.connection.dbapi_connection  # 1M rows: plain tuples, not SQLAlchemy rows
     assert raw is not None
     cur = raw.cursor()
@@ -166,4 +182,6 @@ def load_book(uow: MarginUnitOfWork) -> BookState:
     finally:
         cur.close()
     account_ids, net = pairs[:, 0], pairs[:, 1]
-    return book_from_balances(customer_ids, regimes, account_ids, net, _instrument_columns(uow))
+    return book_from_balances(
+        customer_ids, regimes, account_ids, net, _instrument_columns(uow), addon if addon.any() else None
+    )
