@@ -110,11 +110,10 @@ def lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def _instrument_columns(uow: MarginUnitOfWork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rows = sorted(uow.margin.instruments().values(), key=lambda r: r.instrument_id)
-    ids = np.array([r.instrument_id for r in rows], dtype=np.int64)
-    prices = np.array([r.price_minor for r in rows], dtype=np.float64)
-    conversion = np.array([r.conversion_rate_bps / BPS_PER_UNIT for r in rows], dtype=np.float64)
-    return ids, prices, conversion
+    # every tick reads the master: plain driver tuples (SQLAlchemy rows cost ~20 ms per 1,000)
+    rows = uow.margin.instrument_columns()
+    cols = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return cols[:, 0].copy(), cols[:, 1].astype(np.float64), cols[:, 2] / BPS_PER_UNIT
 
 
 def book_from_balances(

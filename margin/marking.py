@@ -139,12 +139,12 @@ def write_tick(
     ratios = np.minimum(outcome.ratio[at] * BPS_PER_UNIT, float(MAX_INT64)).astype(np.int64).tolist()
     required = np.ceil(outcome.topup_minor[at]).astype(np.int64).tolist()
     call_ids = call_ids_for(outcome.customer_ids[at], now_ns).tolist()
-    rows = [
-        (call_id, cid, "open", now_ns, due, ratio, need, 0)
-        for call_id, cid, due, ratio, need in zip(
-            call_ids, customers, deadlines, ratios, required, strict=True
+    n = len(customers)
+    rows = list(
+        zip(
+            call_ids, customers, ["open"] * n, [now_ns] * n, deadlines, ratios, required, [0] * n, strict=True
         )
-    ]
+    )
     uow.margin.add_calls(rows)
     met_ids = [open_call_ids[int(c)] for c in outcome.customer_ids[outcome.met]]
     uow.margin.close_calls(met_ids, "met", now_ns)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Engine, func, select
 
+from ledger.storage import make_engine, migrate
 from margin.service import MarginDesk
 from margin.storage import margin_calls
 
@@ -47,6 +48,25 @@ def calls(engine: Engine, status: str) -> int:
 
 
 def test_book_marking_matches_each_facility_and_writes_only_changes(engine: Engine) -> None:
+    check_marking_writes_only_changes(engine)
+
+
+def test_book_marking_on_postgresql_writes_calls_through_copy(pg_schema_url: str) -> None:
+    # PostgreSQL writes new calls with COPY (margin.repository.add_calls): same results
+    eng = make_engine(pg_schema_url)
+    migrate(eng)
+    try:
+        check_marking_writes_only_changes(eng)
+        with eng.connect() as conn:
+            row = conn.execute(select(margin_calls)).first()
+        assert (
+            row is not None and row.status == "met" and row.required_minor > 0 and row.ratio_at_issue_bps > 0
+        )
+    finally:
+        eng.dispose()
+
+
+def check_marking_writes_only_changes(engine: Engine) -> None:
     desk = book(engine)
     for prices in ({A: 6_000, B: 3_500}, {A: 4_500, B: 2_000}, {A: 9_000, B: 5_500}):
         result = desk.mark_to_market(prices)
