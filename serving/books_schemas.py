@@ -17,6 +17,7 @@ MAX_TRANSFERS = 1_000  # per request (the ledger takes 8,190 per batch; HTTP bod
 MAX_PRICES = 10_000
 MAX_INSTRUMENT_ID = 999_999
 MAX_INT32 = 2**31 - 1
+AT_DESCRIPTION = "business time: YYYY-MM-DD (exchange midnight) or ISO date-time with offset; default now"
 
 InstrumentKind = Literal[
     "share",
@@ -63,6 +64,7 @@ class InstrumentIn(_Closed):
         default=None, strict=True, description="融资买入标的 (default: shares and ETFs)"
     )
     eligible_as_collateral: bool | None = Field(default=None, strict=True)
+    at: str | None = Field(default=None, description=f"{AT_DESCRIPTION} (the price's as-of time)")
 
     def master(self) -> dict[str, object]:
         """The master fields given (None = the rule table's default)."""
@@ -89,6 +91,7 @@ class Instrument(BaseModel):
     index_constituent: bool
     eligible_for_financing: bool
     eligible_as_collateral: bool
+    price_as_of_ns: int
 
 
 class AccountOpen(_Closed):
@@ -110,6 +113,9 @@ class AccountOpen(_Closed):
         default=None,
         description="the facility's currency (default: the decision's); another than the decision's "
         "policy's is refused, 422 rule currency_mismatch",
+    )
+    at: str | None = Field(
+        default=None, description=f"{AT_DESCRIPTION}; operations dated before it are refused"
     )
 
 
@@ -226,10 +232,7 @@ class OperationIn(_Closed):
 
     op_id: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")
     kind: Literal["deposit", "withdraw", "buy", "sell"]
-    at: str | None = Field(
-        default=None,
-        description="business time: YYYY-MM-DD (exchange midnight) or ISO date-time with offset; default now",
-    )
+    at: str | None = Field(default=None, description=AT_DESCRIPTION)
     amount_minor: int | None = Field(default=None, gt=0, le=MAX_MONEY_MINOR, description="deposit/withdraw")
     instrument_id: int | None = Field(default=None, ge=1, le=MAX_INSTRUMENT_ID, description="buy/sell")
     quantity: int | None = Field(default=None, gt=0, le=10**12, description="buy/sell")
@@ -273,10 +276,7 @@ class PricesIn(_Closed):
     )
 
     prices: list[PriceIn] = Field(min_length=1, max_length=MAX_PRICES)
-    at: str | None = Field(
-        default=None,
-        description="business time: YYYY-MM-DD (exchange midnight) or ISO date-time with offset; default now",
-    )
+    at: str | None = Field(default=None, description=AT_DESCRIPTION)
     call_days: int | None = Field(
         default=None, ge=0, le=30, description="days to meet a call (regime default)"
     )

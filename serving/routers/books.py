@@ -125,7 +125,7 @@ def put_instrument(
             rule="symbol_taken",
             message=f"instrument {clash[0]} has this symbol",
         )
-    b.desk.upsert_instrument(
+    _desk_at(b, body.at).upsert_instrument(
         instrument_id,
         body.symbol,
         body.kind,
@@ -164,7 +164,8 @@ def open_account(
     from margin.opening import CONFLICT_RULES, NOT_FOUND, OpeningRefused, open_from_decision
 
     try:
-        outcome = open_from_decision(b.desk, b.journal.get, body.decision_id, body.regime, body.currency)
+        desk = _desk_at(b, body.at)
+        outcome = open_from_decision(desk, b.journal.get, body.decision_id, body.regime, body.currency)
     except OpeningRefused as exc:
         status = 404 if exc.rule == NOT_FOUND else 409 if exc.rule in CONFLICT_RULES else 422
         title = {404: "not found", 409: "conflict", 422: "request validation failed"}[status]

@@ -57,3 +57,40 @@ def test_opening_in_another_currency_than_the_decisions_policy_is_refused(
     assert live.client.get(f"/v1/accounts/{customer}", headers=ops).status_code == 404  # nothing written
     right = live.client.post("/v1/accounts", json={"decision_id": decision["decision_id"]}, headers=ops)
     assert right.status_code == 201 and right.json()["regime"] == "cn", right.text
+
+
+def test_opening_and_instrument_registration_take_a_business_time(live: Any, body: dict[str, Any]) -> None:
+    """Issue 13: ``at`` on ``POST /v1/accounts`` and ``PUT /v1/instruments/{id}`` too, so a
+    scenario replays from its own first day; an operation before that opening is refused."""
+    from creditdesk.business_time import parse_at
+
+    body["bureau"]["bureau_score"] = 845
+    decision = live.client.post("/v1/decisions", json=body, headers=live.key("onboarding")).json()
+    ops = live.key("operations")
+    opened_at, listed_at = "2024-03-04T09:30:00+08:00", "2024-03-01"
+    put = live.client.put(
+        "/v1/instruments/7",
+        json={"symbol": "AAA", "kind": "share", "price_minor": 1_000, "at": listed_at},
+        headers=ops,
+    )
+    assert put.status_code == 200 and put.json()["price_as_of_ns"] == parse_at(listed_at, 0), put.text
+    bad = live.client.put(
+        "/v1/instruments/7",
+        json={"symbol": "AAA", "kind": "share", "price_minor": 1, "at": "soon"},
+        headers=ops,
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "at"
+    opened = live.client.post(
+        "/v1/accounts", json={"decision_id": decision["decision_id"], "at": opened_at}, headers=ops
+    )
+    assert opened.status_code == 201 and opened.json()["opened_at_ns"] == parse_at(opened_at, 0), opened.text
+    customer = opened.json()["customer_id"]
+    path = f"/v1/accounts/{customer}/operations"
+    early = live.client.post(
+        path, json={"op_id": "e", "kind": "deposit", "amount_minor": 1, "at": "2024-03-01"}, headers=ops
+    )
+    assert early.status_code == 422 and "before the facility opened" in early.text
+    ok = live.client.post(
+        path, json={"op_id": "o", "kind": "deposit", "amount_minor": 1, "at": "2024-03-05"}, headers=ops
+    )
+    assert ok.status_code == 200, ok.text
