@@ -296,9 +296,8 @@ def _chunk(
     trades = _trades_table(rng, customer_id, trips, market)
     platform_assets = _platform_assets(trips, timeline, basket.equity, market)
     cash_flows = _cash_flows(rng, customer_id, latent.z, timeline, basket.equity, market.dates)
-    outcome = _simulate_margin(
-        rng, timeline.app_idx, basket, latent, kyc, bureau.dti, market, config, intercept
-    )
+    accounts = _Accounts(timeline.app_idx, basket, latent, kyc, bureau.dti)
+    outcome = _simulate_margin(rng, accounts, market, config, intercept)
     applications = _applications_table(customer_id, timeline, basket.requested_line, platform_assets, market)
     return {
         "customers": _customers_table(customer_id, kyc, market.dates[timeline.open_idx]),
@@ -764,17 +763,25 @@ class _Behaviour:
     cured: np.ndarray  # pays a post-liquidation shortfall within the cure period
 
 
+@dataclass(frozen=True)
+class _Accounts:
+    """Who opens a margin account: what the behaviour draws and the day-by-day run both read."""
+
+    app_idx: np.ndarray  # application day (index into the market's dates)
+    basket: _Basket
+    latent: _Latent
+    kyc: _Kyc
+    dti: np.ndarray
+
+
 def _account_behaviour(
     rng: np.random.Generator,
-    app_idx: np.ndarray,
-    basket: _Basket,
-    latent: _Latent,
-    kyc: _Kyc,
-    dti: np.ndarray,
+    accounts: _Accounts,
     market: _Market,
     config: PopulationConfig,
     intercept: float,
 ) -> _Behaviour:
+    app_idx, basket, latent, kyc = accounts.app_idx, accounts.basket, accounts.latent, accounts.kyc
     n = len(app_idx)
     z, s_leverage, line = latent.z, latent.s_leverage, basket.requested_line
     draw_share = np.clip(_sigmoid(1.2 + 1.5 * s_leverage + 0.5 * rng.standard_normal(n)), 0.05, 1.0)
@@ -785,7 +792,7 @@ def _account_behaviour(
     p_meet = _sigmoid(0.8 + 0.9 * z + 0.3 * np.log1p(kyc.liquid_outside / np.maximum(drawn0, 1.0)))
     p_credit = _sigmoid(
         intercept
-        + _credit_event_score(z, dti, kyc.unemployed)
+        + _credit_event_score(z, accounts.dti, kyc.unemployed)
         + config.crash_sensitivity * market.market_fwd_fall[app_idx]
     )
     credit_event = rng.random(n) < p_credit
@@ -953,18 +960,15 @@ class _MarginAccounts:
 
 def _simulate_margin(
     rng: np.random.Generator,
-    app_idx: np.ndarray,
-    basket: _Basket,
-    latent: _Latent,
-    kyc: _Kyc,
-    dti: np.ndarray,
+    accounts: _Accounts,
     market: _Market,
     config: PopulationConfig,
     intercept: float,
 ) -> dict[str, np.ndarray]:
     """Run every account through its basket's next 252 trading days (vectorised over accounts)."""
+    app_idx, basket = accounts.app_idx, accounts.basket
     port_ret, locked_share = _portfolio_returns(app_idx, basket, market)
-    behaviour = _account_behaviour(rng, app_idx, basket, latent, kyc, dti, market, config, intercept)
+    behaviour = _account_behaviour(rng, accounts, market, config, intercept)
     book = _MarginAccounts(basket, behaviour, port_ret, locked_share, app_idx, market, config)
     for t in range(1, HORIZON_DAYS + 1):
         book.day(t)
