@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,6 @@ import pytest
 
 from features.builders import InstrumentIndex
 from features.catalogue import feature_names
-from models.master_scale import grade_of
 from pricing.policy import load_policy
 from serving.runtime import Loaded
 from serving.schemas import DecisionRequest
@@ -89,55 +88,19 @@ def make_harness(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     dispose_engines()
 
 
-class BoosterChampions:
-    """A native booster scoring numpy rows: PD, grade, fixed LGD/CCF, top adverse reasons."""
-
-    def __init__(self, seed: int = 3, rounds: int = 15, noise: bool = True) -> None:
-        """``noise=False``: every column but ``bureau_score`` constant, so the score alone decides."""
-        import lightgbm as lgb
-
-        rng = np.random.default_rng(seed)
-        X = rng.normal(size=(600, len(NAMES))) if noise else np.zeros((600, len(NAMES)))
-        score_col = NAMES.index("bureau_score")
-        X[:, score_col] = rng.uniform(300, 850, 600)
-        y = (rng.uniform(size=600) < 1 / (1 + np.exp((X[:, score_col] - 560) / 60))).astype(int)
-        params = {"objective": "binary", "verbose": -1, "num_leaves": 4, "seed": seed, "deterministic": True}
-        self.booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=rounds)
-        self.versions = {"pd": "7", "lgd": "fixed-0.4", "ead": "ccf-1"}
-
-    def score(self, X: np.ndarray) -> SimpleNamespace:
-        # num_threads=1: one row under OpenMP costs ~6.7 ms on this shared box, ~0.19 ms single-threaded
-        pd_12m = np.clip(self.booster.predict(X, num_threads=1), 1e-4, 0.9999)
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))[:, :-1]
-        reasons = []
-        for row in contrib:
-            top = [int(j) for j in np.argsort(-row)[:2] if row[j] > 0]
-            reasons.append(
-                [
-                    {
-                        "code": f"M_{NAMES[j].upper()}",
-                        "feature": NAMES[j],
-                        "text": NAMES[j],
-                        "contribution": float(row[j]),
-                    }
-                    for j in top
-                ]
-            )
-        n = X.shape[0]
-        return SimpleNamespace(
-            pd_12m=pd_12m, grade=grade_of(pd_12m), lgd=np.full(n, 0.4), ccf=np.ones(n), reasons=reasons
-        )
-
-
 def tiny_training_data(seed: int = 5, n: int = 1500) -> Any:
-    """Catalogue-shaped rows whose default risk falls with the bureau score, with loss data."""
+    """Catalogue-shaped rows whose default risk falls with the bureau score (the only column
+    that varies, so the outcome of a request is fixed by its score), with loss data."""
     from features.catalogue import CATALOGUE_VERSION, get
     from pipelines.training import TrainingData
 
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.normal(size=(n, len(NAMES))), columns=NAMES)
+    X = pd.DataFrame(np.zeros((n, len(NAMES))), columns=NAMES)
     X["bureau_score"] = rng.uniform(300, 850, n)
-    y = (rng.uniform(size=n) < 1 / (1 + np.exp((X["bureau_score"].to_numpy() - 560) / 60))).astype(int)
+    # three risk bands, so every grade the model uses holds many rows (a grade with one or two
+    # test rows gets a margin of conservatism of ~0.35 and would decline everyone)
+    band_pd = np.select([X["bureau_score"] < 560, X["bureau_score"] < 700], [0.45, 0.06], 0.004)
+    y = (rng.uniform(size=n) < band_pd).astype(int)
     defaulted = y == 1
     limit, drawn = np.full(n, 1000.0), rng.uniform(100, 900, n)
     ccf_true = rng.uniform(0.2, 0.6, n)
@@ -156,40 +119,67 @@ def tiny_training_data(seed: int = 5, n: int = 1500) -> Any:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def registered_champion(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A var/ whose MLflow registry holds a tiny real champion (trained, gated, promoted)."""
+def _trained_var(tmp_path_factory: pytest.TempPathFactory, seed: int) -> Path:
+    """A var/ whose MLflow registry holds a tiny real champion (trained, gated, promoted).
+
+    Trained once per test session, not once per xdist worker: the workers share the parent
+    of their base temp folders, and a file lock lets the first one train while the others wait.
+    """
+    from filelock import FileLock
+
     from creditdesk.settings import get_settings
     from models.registry import promote
     from pipelines.training import train
 
-    var = tmp_path_factory.mktemp("champion-var")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CREDITDESK_VAR_DIR", str(var))
-        for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-            patch.delenv(leaked, raising=False)
-        get_settings.cache_clear()
-        try:
-            train(tiny_training_data(), progress=lambda _: None)
-            assert promote()["promoted"]
-        finally:
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    var = root / f"champion-var-{seed}"
+    with FileLock(str(var) + ".lock"):
+        if (var / ".trained").exists():
+            return var
+        var.mkdir(exist_ok=True)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CREDITDESK_VAR_DIR", str(var))
+            for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+                patch.delenv(leaked, raising=False)
             get_settings.cache_clear()
+            try:
+                train(tiny_training_data(seed=seed), progress=lambda _: None)
+                assert promote()["promoted"]
+            finally:
+                get_settings.cache_clear()
+        (var / ".trained").touch()
     return var
 
 
-@pytest.fixture(scope="module")
-def champions() -> BoosterChampions:
-    return BoosterChampions()
+def _load(var: Path, cache: Path) -> Any:
+    """The promoted champion of ``var`` as the serving process loads it (a ``ChampionSet``)."""
+    from models.registry import load_champions
+
+    return load_champions(tracking_uri=f"sqlite:///{var / 'mlflow.db'}", cache_dir=cache)
 
 
 @pytest.fixture(scope="session")
-def champions_class() -> type[BoosterChampions]:
-    """The class itself, for modules that want a champion trained differently."""
-    return BoosterChampions
+def registered_champion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A var/ whose registry holds the tiny real champion (see ``_trained_var``)."""
+    return _trained_var(tmp_path_factory, seed=5)
+
+
+@pytest.fixture(scope="session")
+def champions(registered_champion: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tiny real champion, loaded from the registry: PD, LGD and EAD version 1."""
+    return _load(registered_champion, tmp_path_factory.mktemp("model-cache"))
+
+
+@pytest.fixture(scope="session")
+def newer_champions(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A second real champion trained on other rows (seed 6): a later registry version's stand-in."""
+    return _load(_trained_var(tmp_path_factory, seed=6), tmp_path_factory.mktemp("model-cache-newer"))
 
 
 @pytest.fixture
-def make_live(make_harness: Any, champions: BoosterChampions) -> Any:
+def make_live(make_harness: Any, champions: Any) -> Any:
     """``make_live(**env)``: a harness with ``champions`` and the policy loaded (env: e.g. the DB URL)."""
     instruments = InstrumentIndex.from_frame(
         pd.DataFrame(

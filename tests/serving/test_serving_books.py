@@ -20,12 +20,6 @@ pytestmark = pytest.mark.slow
 CUSTOMER = 5001
 
 
-@pytest.fixture(scope="module")
-def champions(champions_class: Any) -> Any:
-    """A champion that reads only the bureau score, so a strong applicant is approved."""
-    return champions_class(rounds=100, noise=False)
-
-
 def _strong(body: dict[str, Any]) -> dict[str, Any]:
     """The example applicant made safe enough for the toy champion to approve."""
     body["bureau"]["bureau_score"] = 845

@@ -9,12 +9,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def champions(champions_class: Any) -> Any:
-    """A champion that reads only the bureau score, so a strong applicant is approved."""
-    return champions_class(rounds=100, noise=False)
-
-
 def test_operation_at_a_business_time_and_before_opening_refused(live: Any, body: dict[str, Any]) -> None:
     body["bureau"]["bureau_score"] = 845
     decision = live.client.post("/v1/decisions", json=body, headers=live.key("onboarding")).json()

@@ -1,9 +1,9 @@
 """The decision path end to end in process, with a real (small) LightGBM booster as champion.
 
-The registry is not used here: the champion set (``BoosterChampions`` in conftest) is a real
-``lightgbm.Booster`` trained on catalogue-shaped rows plus the master scale, exposing the
-scoring contract ``serving.decide`` documents. Everything else is the production code:
-online features, pricing.decide, the journal, the PII vault.
+The champion set is the tiny real one of conftest (trained by ``pipelines.training`` on
+catalogue-shaped rows, promoted in a private MLflow registry, loaded as ``ChampionSet``).
+Everything else is the production code: online features, pricing.decide, the journal, the
+PII vault.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 def test_ready_after_load(live: Any) -> None:
     ready = live.client.get("/health/ready")
-    assert ready.status_code == 200 and ready.json()["versions"]["pd"] == "7"
-    assert 'creditdesk_model_info{component="pd",version="7"} 1.0' in live.client.get("/metrics").text
+    assert ready.status_code == 200 and ready.json()["versions"]["pd"] == "1"
+    assert 'creditdesk_model_info{component="pd",version="1"} 1.0' in live.client.get("/metrics").text
 
 
 def test_decide_is_idempotent_replayable_journalled_and_pii_sealed(live: Any, body: dict[str, Any]) -> None:
@@ -35,7 +35,7 @@ def test_decide_is_idempotent_replayable_journalled_and_pii_sealed(live: Any, bo
     decision = first.json()
     assert first.headers["x-decision-id"] == decision["decision_id"]
     assert decision["outcome"] in ("approve", "refer", "decline") and 1 <= decision["grade"] <= 11
-    assert len(decision["reasons"]) <= 4 and decision["model_versions"]["pd"] == "7"
+    assert len(decision["reasons"]) <= 4 and decision["model_versions"]["pd"] == "1"
     # Whatever the outcome (both are pinned in test_serving_outcomes.py): a line iff not declined.
     assert (decision["credit_limit_minor"] > 0) == (decision["outcome"] != "decline")
     assert decision["credit_limit_minor"] <= body["requested_line_minor"]

@@ -1,7 +1,8 @@
 """Both sides of a decision, each asserted: an approval carries a priced line, a knock-out declines.
 
-The champion here reads the bureau score only (``BoosterChampions(noise=False)``), so the
-outcome is fixed by the inputs and every assertion runs (no ``if outcome ...`` guard).
+The tiny real champion of conftest reads the bureau score only (its other columns are
+constant in training), so the outcome is fixed by the inputs and every assertion runs
+(no ``if outcome ...`` guard).
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def champions(champions_class: Any) -> Any:
-    return champions_class(rounds=100, noise=False)
 
 
 def test_a_strong_applicant_is_approved_with_a_priced_line(live: Any, body: dict[str, Any]) -> None:

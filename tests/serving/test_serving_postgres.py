@@ -15,11 +15,6 @@ import pytest
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def champions(champions_class: Any) -> Any:
-    return champions_class(rounds=100, noise=False)  # reads the bureau score only: approvals
-
-
 @pytest.fixture
 def pg_url(pg_schema_url: str) -> Iterator[str]:
     """A private schema (``tests/conftest.py``); the app's pooled engines are closed before it is dropped."""

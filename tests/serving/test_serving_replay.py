@@ -1,14 +1,16 @@
 """Exact replay after a promotion: the recorded models and policy, not the loaded ones.
 
 Issue 16: replay worked only while the same versions were loaded; after a promotion an
-old decision could no longer be recomputed (422). Here two real LightGBM champions stand
-for registry versions 7 and 8 (``Runtime.version_loader`` is the registry's seam:
-versions in, champion set out); the policy changes too. The old decision is replayed
-bit for bit with version 7 and the old policy while version 8 and the new policy serve.
+old decision could no longer be recomputed (422). Here two real champions (trained,
+registered and loaded like production ones, on different rows) stand for registry versions
+1 and 8 (``Runtime.version_loader`` is the registry's seam: versions in, champion set out);
+the policy changes too. The old decision is replayed bit for bit with version 1 and the old
+policy while version 8 and the new policy serve.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -21,12 +23,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_decide_promote_then_replay_the_old_decision_bit_for_bit(
-    live: Any, body: dict[str, Any], champions: Any, champions_class: Any
+    live: Any, body: dict[str, Any], champions: Any, newer_champions: Any
 ) -> None:
     runtime = live.app.state.services.runtime
-    newer = champions_class(seed=5, rounds=25)
-    newer.versions = {"pd": "8", "lgd": "fixed-0.4", "ead": "ccf-1"}
-    registry = {"7": champions, "8": newer}
+    newer = copy.copy(newer_champions)  # the session's champion keeps its own versions
+    newer.versions = {**champions.versions, "pd": "8"}
+    registry = {champions.versions["pd"]: champions, "8": newer}
 
     def version_loader(versions: dict[str, str]) -> Any:
         if versions["pd"] not in registry:
@@ -68,8 +70,8 @@ def test_decide_promote_then_replay_the_old_decision_bit_for_bit(
             assert stored.hex() == again.hex(), name  # bit for bit, not approximately
     assert result["replay"]["policy_version"] == result["stored"]["record"]["policy_version"] != "2026.9.9"
 
-    # the registry lost version 7: replay says so instead of answering with other models
-    del registry["7"]
+    # the registry lost the old version: replay says so instead of answering with other models
+    del registry[champions.versions["pd"]]
     live.app.state.decision_service.replayer._cache.clear()
     gone = live.client.get(f"/v1/decisions/{decision_id}?replay=true", headers=analyst)
     assert gone.status_code == 410, gone.text
