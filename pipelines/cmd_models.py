@@ -117,7 +117,22 @@ def train_cmd(
     no_register: bool = typer.Option(False, "--no-register", help="log the run but register nothing"),
     tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
     out_of_time: bool = typer.Option(
-        False, "--out-of-time", help="validate on the latest applications (dated data), train on older ones"
+        True,
+        "--out-of-time/--random-split",
+        help="dated data: validate on the latest applications, train on older ones (default); "
+        "--random-split: a stratified random 80/20 hold-out",
+    ),
+    reject_inference: str | None = typer.Option(
+        None,
+        "--reject-inference",
+        help="train on approved applicants only, then: approved_only, augmentation, parcelling, fuzzy",
+    ),
+    reject_factor: float = typer.Option(
+        1.0,
+        help="with --reject-inference: declined applicants' risk relative to approved with the same score",
+    ),
+    legacy_approval_rate: float | None = typer.Option(
+        None, help="data without an 'approved' column: replay the legacy bureau policy at this approval rate"
     ),
     fairness_attribute: list[str] | None = typer.Option(
         None, help="protected attribute for adverse impact (age_band, region); repeatable; default all"
@@ -137,9 +152,15 @@ def train_cmd(
     if scheduler and not dask:
         raise InputError("--scheduler needs --dask", field="scheduler")
     budget = Budget(budget_trials, budget_seconds)
+    from pipelines.reject_study import with_legacy_decisions
+
     data = _source(features, dataset, csv, spec, from_book, population)
     data.fairness_attributes = list(fairness_attribute) if fairness_attribute else None
     data.out_of_time = out_of_time
+    if reject_factor <= 0:
+        raise InputError(f"--reject-factor must be > 0, got {reject_factor}", field="reject_factor")
+    data.reject_inference, data.reject_factor = reject_inference, reject_factor
+    with_legacy_decisions(data, legacy_approval_rate)
     with _progress(f"training on {data.name}") as step:
         summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
                         tracking_uri=tracking_uri, budget=budget, progress=step)  # fmt: skip
@@ -157,6 +178,14 @@ def train_cmd(
             [(m, v["mae"], v["r2"]) for m, v in lgd.items()],
             ("model", "MAE", "R²"),
         )
+    if summary.get("reject_inference"):
+        ri = summary["reject_inference"]
+        base = ri["approved_only_model"]["all_applicants"]
+        typer.echo(
+            f"reject inference {ri['method']}: all applicants AUC {ri['all_applicants']['auc']:.4f} "
+            f"(approved-only model {base['auc']:.4f}), mean PD {ri['all_applicants']['mean_pd']:.4f} "
+            f"(approved-only {base['mean_pd']:.4f}) vs observed {base['observed_rate']:.4f}"
+        )
     if summary.get("dask"):
         typer.echo(
             f"dask AUC {summary['dask']['auc_dask']:.4f} "
@@ -166,6 +195,55 @@ def train_cmd(
         f"registered: {summary.get('registered') or summary['registration']}; run {summary['run_id']}; "
         f"pack {summary['out_dir']}"
     )
+
+
+@app.command("reject-inference")
+def reject_inference_cmd(
+    features: Path = typer.Option(
+        ..., help="folder with features.parquet + labels.parquet, or a raw population"
+    ),
+    legacy_approval_rate: float | None = typer.Option(
+        None, help="data without an 'approved' column: replay the legacy bureau policy at this approval rate"
+    ),
+    reject_factor: float = typer.Option(
+        1.0, help="declined applicants' risk relative to approved, same score"
+    ),
+    seed: int = typer.Option(42, help="seed of the learners and of parcelling's draws"),
+    as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
+) -> None:
+    """Reject inference measured against the through-the-door truth: approved-only, augmentation,
+    parcelling and fuzzy augmentation, each scored on every test applicant and on the approved."""
+    from pipelines.reject_study import study, with_legacy_decisions
+    from pipelines.training import from_features_dir
+
+    if reject_factor <= 0:
+        raise InputError(f"--reject-factor must be > 0, got {reject_factor}", field="reject_factor")
+    data = with_legacy_decisions(from_features_dir(features), legacy_approval_rate)
+    with _progress(f"reject inference on {data.name}") as step:
+        step("fitting every method on the approved applicants of the older vintages")
+        result = study(data, reject_factor=reject_factor, seed=seed)
+    if as_json:
+        _print_json(result)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{data.name}: {result['split']}, {result['decision_source']}")
+    for h in (
+        "method",
+        "AUC all",
+        "AUC approved",
+        "mean PD all",
+        "observed all",
+        "Brier all",
+        "Jeffreys all",
+    ):
+        table.add_column(h)
+    for row in result["methods"]:
+        a, b = row["all_applicants"], row["approved_only"]
+        table.add_row(row["method"], *(_fmt(v) for v in (a["auc"], b["auc"], a["mean_pd"], a["observed_rate"],
+                                                         a["brier"], a["jeffreys_pass_share"])))  # fmt: skip
+    Console().print(table)
 
 
 @app.command("benchmark")

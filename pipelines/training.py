@@ -58,8 +58,12 @@ class TrainingData:
     attributes: pd.DataFrame | None = None
     excluded_inputs: dict[str, Any] = field(default_factory=dict)  # protected + near-proxies dropped
     fairness_attributes: list[str] | None = None  # None: every attribute the data has
-    out_of_time: bool = False  # split dated data by application date (train old, validate latest)
+    out_of_time: bool = True  # split dated data by application date (train old, validate latest)
     monitored: pd.DataFrame | None = None  # every catalogue feature (inputs or not), for monitoring
+    decision: np.ndarray | None = None  # the past decision per row (True = approved), if the data has one
+    reject_inference: str | None = None  # a models.reject_inference method: train as a platform sees it
+    reject_factor: float = 1.0  # declined applicants' risk relative to approved ones with the same score
+    decision_source: str = "data"  # where ``decision`` came from (the data, or the legacy policy)
 
     @property
     def has_loss_data(self) -> bool:
@@ -214,6 +218,7 @@ def from_features_dir(path: Path) -> TrainingData:
     y = merged["default_12m"].astype(np.int64).to_numpy()
     lgd, ccf, drawn, limit, ead = _loss_labels(merged, y == 1)
     time_col = merged["application_date"] if "application_date" in merged.columns else None
+    decision = _decision(merged, path)
     attributes = _protected_attributes(merged, path)
     monitored = merged[names].astype(np.float64)
     names, proxies = model_inputs(merged[names], {"age_years": merged["age_years"]})
@@ -237,7 +242,25 @@ def from_features_dir(path: Path) -> TrainingData:
         limit=limit,
         ead=ead,
         instruments=instruments,
+        decision=decision,
     )
+
+
+def _decision(merged: pd.DataFrame, path: Path) -> np.ndarray | None:
+    """The past decision (``approved``) from the labels, or from the raw applications table."""
+    from models.reject_inference import DECISION_COLUMN
+
+    if DECISION_COLUMN in merged.columns:
+        return merged[DECISION_COLUMN].astype(bool).to_numpy()
+    applications = path / "applications.parquet"
+    if applications.is_file():
+        table = _read_parquet(applications)
+        if DECISION_COLUMN in table.columns:
+            found = merged[["application_id"]].merge(
+                table[["application_id", DECISION_COLUMN]], on="application_id", how="left"
+            )
+            return found[DECISION_COLUMN].fillna(False).astype(bool).to_numpy()
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,13 +361,77 @@ def _dask_fit(data: TrainingData, X: pd.DataFrame, y: np.ndarray, rounds: int, s
 
 @dataclass
 class PDFit:
-    """The fitted PD and its scores; ``model`` is a ``SelectedPD`` (or the Dask LightGBM)."""
+    """The fitted PD and its scores; ``model`` is a ``SelectedPD`` (or the Dask LightGBM, or
+    the reject-inference LightGBM)."""
 
     model: Any
     pd_train: np.ndarray
     pd_test: np.ndarray
     selection: dict[str, Any] | None = None
     dask: dict[str, Any] | None = None
+    reject_inference: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.selection:
+            return str(self.selection["selected"])
+        if self.reject_inference:
+            return f"lightgbm_reject_inference_{self.reject_inference['method']}"
+        return "lightgbm_dask"
+
+
+def check_reject_inference(data: TrainingData) -> None:
+    """Reject inference needs the past decision per row; a data set without one is bad input."""
+    from models.reject_inference import DECISION_COLUMN, METHODS
+
+    if data.reject_inference is None:
+        return
+    if data.reject_inference not in METHODS:
+        raise InputError(
+            f"--reject-inference must be one of {', '.join(METHODS)}, got {data.reject_inference!r}",
+            field="reject_inference",
+        )
+    if data.decision is None:
+        raise InputError(
+            f"reject inference needs a decision column {DECISION_COLUMN!r} (True = approved) in the "
+            "labels or applications; or give --legacy-approval-rate to replay the legacy policy",
+            field=DECISION_COLUMN,
+        )
+    decided = np.asarray(data.decision, dtype=bool)
+    if decided.all() or not decided.any():
+        raise InputError(
+            f"{DECISION_COLUMN!r} must hold both approved and declined rows", field=DECISION_COLUMN
+        )
+
+
+def _fit_pd_ri(data: TrainingData, tr: np.ndarray, te: np.ndarray, progress: Progress) -> PDFit:
+    """The PD learnt as a platform sees its data (outcomes of approved applicants only),
+    corrected by ``data.reject_inference``; scored on every test applicant (the truth the
+    generated population holds for the declined) against the approved-only model."""
+    from models.reject_inference import fit_method, population_metrics
+
+    assert data.decision is not None
+    X_tr, y_tr, approved = data.X.iloc[tr], data.y[tr].astype(np.float64), data.decision[tr]
+    X_te, y_te, approved_te = data.X.iloc[te], data.y[te], data.decision[te]
+    progress(f"fitting the approved-only PD and the {data.reject_inference} PD")
+    base = fit_method("approved_only", X_tr, y_tr, approved, monotone=data.monotone)
+    method = str(data.reject_inference)
+    model = base if method == "approved_only" else fit_method(
+        method, X_tr, y_tr, approved, monotone=data.monotone, reject_factor=data.reject_factor, base=base
+    )  # fmt: skip
+    pd_te, base_te = model.predict_pd(X_te), base.predict_pd(X_te)
+    baseline = {
+        "all_applicants": population_metrics(y_te, base_te),
+        "approved_applicants": population_metrics(y_te[approved_te], base_te[approved_te]),
+    }
+    summary = {
+        "method": method, "reject_factor": data.reject_factor,
+        "approval_rate_train": float(np.mean(approved)), "approval_rate_test": float(np.mean(approved_te)),
+        "all_applicants": population_metrics(y_te, pd_te),
+        "approved_applicants": population_metrics(y_te[approved_te], pd_te[approved_te]),
+        "approved_only_model": baseline,
+    }  # fmt: skip
+    return PDFit(model, model.predict_pd(X_tr), pd_te, reject_inference=summary)
 
 
 def _not_governable(model: Any, data: TrainingData, X_tr: pd.DataFrame) -> str | None:
@@ -378,6 +465,8 @@ def _fit_pd(
     from models.metrics import auc
 
     X_tr, X_te, y_tr = data.X.iloc[tr], data.X.iloc[te], data.y[tr]
+    if data.reject_inference:
+        return _fit_pd_ri(data, tr, te, progress)
     if not dask:
         progress("selecting the PD model (tuned LightGBM, WoE scorecard, blend) by inner CV")
         model = selector(data, budget).fit(X_tr, y_tr)
@@ -439,8 +528,8 @@ def _pd_report(data: TrainingData, fit: PDFit, tr: np.ndarray, te: np.ndarray) -
     report.update({
         "dataset": data.name, "split": split, "n_train": len(tr), "n_test": len(te),
         "catalogue_version": data.catalogue_version, "data_fingerprint": data_fingerprint(data.X, data.y),
-        "pd_model": fit.selection["selected"] if fit.selection else "lightgbm_dask",
-        "selection": fit.selection, "dask": fit.dask, "moc": moc,
+        "pd_model": fit.kind, "selection": fit.selection, "dask": fit.dask, "moc": moc,
+        "reject_inference": fit.reject_inference,
         "candidates_test_auc": {k: _pd_metrics(y_te, v)["auc"] for k, v in candidates.items()},
         "jeffreys_pass_share_with_moc": float(calibration_by_grade(y_te, with_moc)["jeffreys_pass"].mean()),
         "mean_pd_with_moc": float(with_moc.mean()),
@@ -685,7 +774,11 @@ def train(
     """
     started = time.perf_counter()
     check_fairness_attributes(data)  # a bad attribute name fails before any fit
+    check_reject_inference(data)
     tr, te = split_indices(data)
+    if data.reject_inference:  # a platform knows outcomes of its approved applicants only
+        assert data.decision is not None
+        _check_classes(data.y[tr][data.decision[tr]], "the approved applicants of the training split")
     _check_classes(data.y[tr], "the training split")
     _check_classes(data.y[te], "the test split")
     fit = _fit_pd(data, tr, te, dask=dask, scheduler=scheduler, budget=budget, progress=progress)
@@ -693,10 +786,13 @@ def train(
     report = _pd_report(data, fit, tr, te)
     loss = LossFit()
     if data.has_loss_data:
-        loss = _fit_lgd(data, tr, te, progress)
+        # losses, like defaults, are known for approved applicants only under reject inference
+        seen = tr[data.decision[tr]] if data.reject_inference and data.decision is not None else tr
+        loss = _fit_lgd(data, seen, te, progress)
         progress("estimating CCF by grade")
         report.update(loss.report)
-        report["ead"] = _ead_report(data, tr, te, fit.pd_train, fit.pd_test)
+        pd_seen = fit.pd_train if seen is tr else fit.model.predict_pd(data.X.iloc[seen])
+        report["ead"] = _ead_report(data, seen, te, pd_seen, fit.pd_test)
         loss.ead = report["ead"].pop("model")
     lgd_test = None if loss.lgd is None else loss.lgd.predict(data.X.iloc[te])
     report["fairness"] = fairness_report(data, te, fit.pd_test, lgd_test)
@@ -705,6 +801,7 @@ def train(
     summary: dict[str, Any] = {k: report.get(k) for k in SUMMARY_KEYS}
     summary.update({"n_train": len(tr), "n_test": len(te), "out_dir": str(final_dir), "dask": fit.dask})
     summary["selection"] = fit.selection
+    summary["reject_inference"] = fit.reject_inference
     if "lgd" in report:
         summary["lgd"] = report["lgd"]
     if "ead" in report:

@@ -112,12 +112,12 @@ def test_moc_keeps_pd_monotone_and_never_lowers_it() -> None:
     assert calibration_by_grade(y, apply_moc(pd_, moc))["jeffreys_pass"].all()
 
 
-def test_dated_data_is_split_out_of_time() -> None:
+def test_dated_data_is_split_out_of_time_by_default() -> None:
     from pipelines.training import TrainingData, split_indices, split_name
 
     X, y = credit_frame(1000)
     dates = pd.Series(pd.date_range("2010-01-01", periods=1000, freq="D")).sample(frac=1, random_state=0)
-    data = TrainingData(name="t", X=X, y=y, time=dates.reset_index(drop=True), out_of_time=True)
+    data = TrainingData(name="t", X=X, y=y, time=dates.reset_index(drop=True))  # no flag: the default
     tr, te = split_indices(data)
     assert data.time is not None
     assert data.time.iloc[tr].max() < data.time.iloc[te].min()
