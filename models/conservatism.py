@@ -4,7 +4,8 @@ Method (stated, so a validator can redo it): on the out-of-time sample, for ever
 the master scale, take the upper bound of the one-sided 95 % Jeffreys interval of the
 grade's observed default rate, Beta(D + ½, N − D + ½); the grade's add-on is how far that
 bound lies above the grade's mean model PD (never negative: a grade whose PD already covers
-the bound gets none). Grades with no rows get none. The add-on is applied as a
+the bound gets none). Grades with no rows get none; adjacent grades with fewer than
+``MOC_MIN_ROWS`` rows are pooled and share their pool's add-on. The add-on is applied as a
 piecewise-linear function of PD through the grades' geometric mid-points, flattened where
 needed so that PD + add-on never decreases (its slope stays ≥ −1): the ranking is kept and
 no applicant's PD goes down.
@@ -31,15 +32,39 @@ from scipy import stats
 from models.master_scale import GRADE_BANDS, grade_of
 
 MOC_CONFIDENCE = 0.95
+MOC_MIN_ROWS = 50
+"""Fewest out-of-time rows a grade's bound rests on; sparser grades pool with neighbours
+(0 defaults in 1 row bounds the rate at 0.44, which would grade everyone 10)."""
 MOC_MAX_STEPS = 3
 MOC_METHOD = (
-    "per grade: max(0, upper bound of the one-sided 95% Jeffreys interval of the out-of-time default "
-    "rate - mean PD), interpolated in PD through the grade mid-points with slope >= -1; PD' = min(PD + "
-    "add-on, 0.9999); then, for grades failing the Jeffreys test after regrading, the same again "
-    "(at most 3 steps)"
+    "per grade (adjacent grades pooled to >= 50 rows): max(0, upper bound of the one-sided 95% "
+    "Jeffreys interval of the out-of-time default rate - mean PD), interpolated in PD through the "
+    "grade mid-points with slope >= -1; PD' = min(PD + add-on, 0.9999); then, for grades failing "
+    "the Jeffreys test after regrading, the same again (at most 3 steps)"
 )
 PD_CAP = 0.9999
 _MIDS = np.array([band.pd_mid for band in GRADE_BANDS])
+
+
+def _pools(grades: NDArray[np.int64]) -> list[list[int]]:
+    """Adjacent populated grades merged until each pool holds ``MOC_MIN_ROWS`` rows (a short
+    last pool joins the one before it): a grade's bound is only as wide as its evidence."""
+    counts = np.bincount(grades, minlength=len(GRADE_BANDS) + 2)
+    pools: list[list[int]] = []
+    current: list[int] = []
+    for g in range(1, len(GRADE_BANDS) + 1):
+        if counts[g] == 0:
+            continue
+        current.append(g)
+        if sum(int(counts[k]) for k in current) >= MOC_MIN_ROWS:
+            pools.append(current)
+            current = []
+    if current:
+        if pools:
+            pools[-1].extend(current)
+        else:
+            pools.append(current)
+    return pools
 
 
 def _upper_gaps(
@@ -47,16 +72,15 @@ def _upper_gaps(
 ) -> NDArray[np.float64]:
     grades = grade_of(p_arr)
     add = np.zeros(len(GRADE_BANDS))
-    for g in range(1, len(GRADE_BANDS) + 1):
-        rows = grades == g
+    for pool in _pools(grades):
+        rows = np.isin(grades, pool)
         n = int(rows.sum())
-        if n == 0:
-            continue
         d = float(y[rows].sum())
         mean_pd = float(p_arr[rows].mean())
         if failing_only and stats.beta.cdf(mean_pd, d + 0.5, n - d + 0.5) >= 1.0 - confidence:
             continue
-        add[g - 1] = max(0.0, float(stats.beta.ppf(confidence, d + 0.5, n - d + 0.5)) - mean_pd)
+        gap = max(0.0, float(stats.beta.ppf(confidence, d + 0.5, n - d + 0.5)) - mean_pd)
+        add[np.asarray(pool) - 1] = gap
     return add
 
 

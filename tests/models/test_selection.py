@@ -146,3 +146,18 @@ def test_blend_stack_never_weighs_a_candidate_against_its_risk_direction() -> No
     assert stack.a_woe > 0.0  # the informative score keeps its weight
     blend = stack.apply(lgb_raw, woe_logit)
     assert auc(y, blend) >= auc(y, woe_logit) - 0.01  # no worse than the better input alone
+
+
+def test_moc_pools_sparse_grades_instead_of_bounding_one_row() -> None:
+    # One applicant alone in grade 3 without a default: Jeffreys' 95 % bound for 0 of 1 is
+    # 0.44, which as an add-on graded the whole 2,000-customer demo population 10 (all
+    # declined). A grade with fewer than MOC_MIN_ROWS rows is pooled with its neighbours.
+    from models.conservatism import MOC_MIN_ROWS
+
+    y = np.r_[0.0, np.ones(4), np.zeros(396)]
+    pd_ = np.r_[0.003, np.full(400, 0.01)]  # grade 3, then grade 5 (calibrated: 1 %)
+    add = grade_add_ons(y, pd_)
+    assert MOC_MIN_ROWS > 1
+    assert add.max() < 0.02  # the pool's bound, not one row's
+    moc = moc_record(y, pd_, sample="out_of_time")
+    assert apply_moc(np.array([0.003]), moc)[0] < 0.03
