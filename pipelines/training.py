@@ -53,6 +53,7 @@ class TrainingData:
     ead: np.ndarray | None = None
     pd_params: dict[str, Any] = field(default_factory=dict)  # overrides of LightGBMPD's defaults
     challenger: bool = True  # fit the WoE scorecard beside the PD model (off only to save time in tests)
+    candidates: tuple[str, ...] | None = None  # the selection's candidates (None: all of them)
     instruments: pd.DataFrame | None = None  # the traded universe (trading features depend on it)
     # protected attributes aligned with X (never inputs): for adverse-impact tables only
     attributes: pd.DataFrame | None = None
@@ -953,6 +954,8 @@ def selector(data: TrainingData, budget: Budget | None = None, **overrides: Any)
         params["lgb_params"] = dict(data.pd_params)
     if not data.challenger:
         params["candidates"] = ("lightgbm",)
+    if data.candidates:
+        params["candidates"] = tuple(data.candidates)
     params.update(overrides)
     return SelectedPD(**params)
 

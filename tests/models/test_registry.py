@@ -95,3 +95,31 @@ def test_failed_validation_registers_and_writes_nothing(var_dir: Path) -> None:
         train(data, budget=FAST_BUDGET, progress=lambda _: None)
     assert not (var_dir / "models").exists() or not any((var_dir / "models").iterdir())
     assert not (var_dir / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_a_registered_blend_scores_its_hold_out_as_in_training(var_dir: Path) -> None:
+    """A blend served from the registry (``models:/``, the pyfunc, and the numpy champion set)
+    ranks the training run's own hold-out exactly as training measured it."""
+    import mlflow.pyfunc
+
+    from models.metrics import auc
+    from models.registry import PD_NAME, load_version_set, use_tracking
+
+    data = _data(5)
+    data.challenger, data.candidates = True, ("blend",)
+    summary = train(data, budget=FAST_BUDGET, progress=lambda _: None)
+    assert summary["pd_model"] == "blend"
+    holdout = pd.read_parquet(Path(summary["out_dir"]) / "holdout.parquet")
+    y = holdout.pop("__target__").to_numpy()
+    use_tracking()
+    served = np.asarray(mlflow.pyfunc.load_model(f"models:/{PD_NAME}@challenger").predict(holdout))
+    assert auc(y, served) == pytest.approx(summary["auc"], abs=1e-9)
+    # the same rows with their columns in another order: the pyfunc reads columns by name
+    shuffled = holdout[holdout.columns[::-1]]
+    np.testing.assert_allclose(
+        np.asarray(mlflow.pyfunc.load_model(f"models:/{PD_NAME}@challenger").predict(shuffled)), served
+    )
+    versions = {k: str(v) for k, v in summary["registered"].items()}
+    champions = load_version_set(versions)
+    np.testing.assert_allclose(champions.score(holdout.to_numpy(), with_reasons=False).pd_12m, served)
