@@ -130,7 +130,8 @@ def in_process(var: Path, raw: Path, env: dict[str, str], n: int) -> list[tuple[
     loaded = registry_loader(env["MLFLOW_TRACKING_URI"], raw / "instruments.parquet")()
     request = DecisionRequest.model_validate(example(1))
     row = feature_row(request, loaded)
-    scored = loaded.champions.score(row.reshape(1, -1))
+    model_row = (row if loaded.columns is None else row[loaded.columns]).reshape(1, -1)
+    scored = loaded.champions.score(model_row)
     from pricing.decision import DecisionInputs, decide
 
     inputs = DecisionInputs(
@@ -151,7 +152,7 @@ def in_process(var: Path, raw: Path, env: dict[str, str], n: int) -> list[tuple[
     )
     rows = [
         ("  features (online_features)", timed(lambda: feature_row(request, loaded), n)),
-        ("  models (score + reasons)", timed(lambda: loaded.champions.score(row.reshape(1, -1)), n)),
+        ("  models (score + reasons)", timed(lambda: loaded.champions.score(model_row), n)),
         ("  pricing (decide + record)", timed(lambda: decide(inputs, loaded.policy).record(0), n)),
         ("(a) compute: features → models → pricing", timed(lambda: compute(request, loaded), n)),
     ]

@@ -133,7 +133,10 @@ class Replayer:
         universe = None  # the loaded master when it is the recorded one, else the model's own
         if current is not None and current.versions.get("instruments") == recorded.get("instruments"):
             universe = current.instruments
-        loaded = bundle(champions, policy, instruments=universe)
+        # The reasons are recomputed the way the decision was made (decisions from before
+        # the TreeSHAP tables recorded no method: native).
+        method = str(recorded.get("reasons", "native"))
+        loaded = bundle(champions, policy, instruments=universe, reasons=method)
         mismatch = {
             k: [recorded.get(k), loaded.versions.get(k)]
             for k in recorded

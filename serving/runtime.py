@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from models.reasons import TabledContribBooster
+
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +34,9 @@ class Loaded:
     versions: dict[str, str]
     instruments: Any = None  # features.builders.InstrumentIndex of the traded universe
     columns: np.ndarray | None = None  # catalogue positions of the model's columns; None = same order
+    # How the PD's reasons are computed ("treeshap_table" after the parity gate, else "native"),
+    # and the gate's verdict: /health/ready shows both.
+    reasons: dict[str, Any] = field(default_factory=lambda: {"method": "native", "detail": "not checked"})
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -131,8 +136,8 @@ def single_threaded(champions: Any) -> int:
     for scorer_name, slot in BOOSTER_SLOTS:
         scorer = getattr(champions, scorer_name, None)
         booster = getattr(scorer, slot, None)
-        if booster is None or isinstance(booster, SingleThreadBooster):
-            continue
+        if booster is None or isinstance(booster, SingleThreadBooster | TabledContribBooster):
+            continue  # a tabled booster wraps a single-threaded one already
         setattr(scorer, slot, SingleThreadBooster(booster))
         wrapped += 1
     return wrapped
@@ -221,20 +226,30 @@ def registry_loader(tracking_uri: str, instruments_path: Path | None = None) -> 
         try:
             with _cache_lock(cache_dir):
                 champions = load_champions(tracking_uri, cache_dir=cache_dir)
+                rows = parity_rows(tracking_uri, champions, cache_dir)
         except LookupError as exc:
             raise NotReady(str(exc)) from None
-        return bundle(champions, load_policy(), instruments_path)
+        return bundle(champions, load_policy(), instruments_path, parity_rows=rows)
 
     return _load
 
 
 def bundle(
-    champions: Any, policy: Any, instruments_path: Path | None = None, instruments: Any = None
+    champions: Any,
+    policy: Any,
+    instruments_path: Path | None = None,
+    instruments: Any = None,
+    *,
+    reasons: str = "auto",
+    parity_rows: np.ndarray | None = None,
 ) -> Loaded:
-    """A ``Loaded`` from a champion set and a policy: single-threaded boosters, the
-    instrument master (shipped with the PD bundle, else ``instruments_path``), the versions
-    each decision records, and the model's column order."""
+    """A ``Loaded`` from a champion set and a policy: single-threaded boosters, the PD's
+    reasons from TreeSHAP tables when the parity gate passes (``reasons``: "auto"; replay
+    asks for the method a decision recorded), the instrument master (shipped with the PD
+    bundle, else ``instruments_path``), the versions each decision records, and the model's
+    column order."""
     single_threaded(champions)
+    champions, how = reasons_path(champions, reasons, parity_rows)
     instruments = getattr(champions, "instruments", None) if instruments is None else instruments
     shipped = getattr(champions, "instruments_path", None)  # the training universe, with the PD
     if instruments is None:
@@ -246,13 +261,92 @@ def bundle(
     versions["policy"] = str(getattr(policy, "version", "unknown"))
     versions["policy_hash"] = str(getattr(policy, "policy_hash", "unknown"))
     versions["instruments"] = instruments_fingerprint(instruments)
+    versions["reasons"] = how["method"]
     return Loaded(
         champions=champions,
         policy=policy,
         versions=versions,
         instruments=instruments,
         columns=model_columns(getattr(champions, "feature_names", None)),
+        reasons=how,
     )
+
+
+def _with_pd_booster(champions: Any, booster: Any) -> Any:
+    """A copy of the champion set whose PD uses ``booster`` (the original is left as it was,
+    so a replay of a decision made the other way can still use it)."""
+    import dataclasses
+
+    return dataclasses.replace(champions, pd=dataclasses.replace(champions.pd, booster=booster))
+
+
+def reasons_path(champions: Any, method: str, parity_rows: np.ndarray | None) -> tuple[Any, dict[str, Any]]:
+    """The champion set to score with and how its reasons are computed.
+
+    "auto": TreeSHAP tables (``models.reasons.TreeShap``) when the parity gate holds on the
+    PD's validation rows plus rows probing every split (same top-4 reasons, contributions
+    within 1e-9 of native ``pred_contrib``), else LightGBM's native TreeSHAP, with the
+    reason. "native" / "treeshap_table": that method (replay recomputes the way a decision
+    recorded it was made; the tables are deterministic for a booster).
+    """
+    from models.reasons import TreeShap, TreeShapUnsupported, probe_rows, treeshap_parity
+
+    scorer = getattr(champions, "pd", None)
+    booster = getattr(scorer, "booster", None)
+    if booster is None or not hasattr(booster, "dump_model"):
+        return champions, {"method": "native", "detail": "no LightGBM PD booster"}
+    native = booster._booster if isinstance(booster, TabledContribBooster) else booster
+    if method == "native":
+        return _with_pd_booster(champions, native), {"method": "native", "detail": "asked for"}
+    if isinstance(booster, TabledContribBooster):
+        shap = booster.treeshap
+    else:
+        try:
+            shap = TreeShap(native)
+        except TreeShapUnsupported as exc:
+            return _with_pd_booster(champions, native), {"method": "native", "detail": str(exc)}
+    if method == "auto":
+        probes = probe_rows(shap)
+        rows = probes if parity_rows is None else np.vstack([parity_rows, probes])
+        verdict = treeshap_parity(shap, native, rows)
+        source = "probe rows" if parity_rows is None else f"{len(parity_rows)} validation rows + probe rows"
+        how = {"method": "treeshap_table" if verdict.passed else "native", "parity_passed": verdict.passed,
+               "detail": f"{verdict.detail} ({source})"}  # fmt: skip
+        if not verdict.passed:
+            log.warning("reasons: TreeSHAP tables failed the parity gate", extra={"parity": how["detail"]})
+            return _with_pd_booster(champions, native), how
+    else:
+        how = {"method": "treeshap_table", "detail": "asked for (replay)"}
+    return _with_pd_booster(champions, TabledContribBooster(native, shap)), how
+
+
+MAX_PARITY_ROWS = 2000
+
+
+def parity_rows(tracking_uri: str, champions: Any, cache_dir: Path) -> np.ndarray | None:
+    """The PD's validation set (the hold-out its training run stored), as model rows; None
+    when the run has none (the gate then checks probe rows only and says so)."""
+    try:
+        import mlflow.artifacts
+        import pandas as pd
+
+        from models.registry import HOLDOUT_ARTIFACT, HOLDOUT_TARGET, PD_NAME, client
+
+        version = str(champions.versions["pd"])
+        target = cache_dir / "parity" / f"pd-{version}"
+        path = target / Path(HOLDOUT_ARTIFACT).name
+        if not path.is_file():
+            run_id = client(tracking_uri).get_model_version(PD_NAME, version).run_id
+            target.mkdir(parents=True, exist_ok=True)
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=HOLDOUT_ARTIFACT, tracking_uri=tracking_uri, dst_path=str(target)
+            )
+        frame = pd.read_parquet(path).drop(columns=[HOLDOUT_TARGET])
+        return np.asarray(champions.pd.encoder.transform(frame.head(MAX_PARITY_ROWS)), dtype=np.float64)
+    except Exception as exc:  # no hold-out stored: the gate still runs on probe rows
+        error = f"{type(exc).__name__}: {exc}"
+        log.info("no validation rows for the reasons parity gate", extra={"error": error})
+        return None
 
 
 ModelVersionLoader = Callable[[dict[str, str]], Any]

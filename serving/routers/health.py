@@ -39,7 +39,14 @@ def ready(svc: Services = Depends(services)) -> JSONResponse:
             reasons=[svc.runtime.last_error or "models not loaded"],
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=503, headers={"Retry-After": "5"})
-    body = HealthReady(status="ready", versions=loaded.versions, loaded_at=loaded.loaded_at, reasons=[])
+    body = HealthReady(
+        status="ready",
+        versions=loaded.versions,
+        loaded_at=loaded.loaded_at,
+        reasons=[],
+        fast_reasons=loaded.reasons.get("method") == "treeshap_table",
+        reasons_parity=str(loaded.reasons.get("detail", "")),
+    )
     return JSONResponse(body.model_dump(mode="json"), status_code=200)
 
 
