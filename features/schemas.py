@@ -37,6 +37,7 @@ TABLES: dict[str, dict[str, str]] = {
         "pep_reviewed": "bool",
         "sanctions_hit": "bool",
         "account_opened_date": "datetime64[ns]",  # cash account on the platform
+        "related_party": "bool",  # the broker's related party (cn admission refuses them)
     },
     # Credit-bureau pull at the application date, one row per customer.
     "bureau": {
@@ -75,6 +76,9 @@ TABLES: dict[str, dict[str, str]] = {
         "application_date": "datetime64[ns]",
         "requested_line_minor": "int64",
         "platform_assets_minor": "int64",  # cash + holdings at the previous close
+        # average of the daily assets over the last 20 trading days before the application
+        # (cn admission: >= CNY 500,000, CSRC margin-business measures art. 11)
+        "avg_daily_assets_20d_minor": "int64",
     },
     # What happened in the 12 months after the application date (labels; never features).
     "outcomes": {

@@ -78,6 +78,8 @@ MAX_ROUND_TRIPS = 60  # per customer, bounds the trades table
 BASKET_MAX = 8  # names per customer
 HORIZON_DAYS = 252  # 12 months of trading days
 HISTORY_MONTHS = (3, 36)
+ASSETS_WINDOW_DAYS = 20  # cn admission: average daily assets over the last 20 trading days
+RELATED_PARTY_STREAM = 13  # spawn key of the related-party draws (SeedSequence([seed, chunk, 13]))
 TRADING_DAYS_PER_MONTH = 21
 OUTPUT_TABLES = ("customers", "bureau", "trades", "cash_flows", "applications", "outcomes")
 
@@ -111,6 +113,10 @@ class PopulationConfig:
     # applicants below it walk in anyway (and are knocked out by the cn policy).
     admission_assets: float = 500_000.0
     admitted_share: float = 0.92
+    # cn admission also refuses the broker's related parties (shareholders ≥ 5 %, directors,
+    # staff: CSRC margin-business measures art. 11). This share of applicants is one, drawn
+    # from its own random stream (the other tables do not move) and independent of z.
+    related_party_share: float = 0.01
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -295,12 +301,16 @@ def _chunk(
     trips = _round_trips(rng, latent, timeline, basket, market)
     trades = _trades_table(rng, customer_id, trips, market)
     platform_assets = _platform_assets(trips, timeline, basket.equity, market)
+    avg_assets_20d = _avg_daily_assets(trips, timeline, basket.equity, market)
     cash_flows = _cash_flows(rng, customer_id, latent.z, timeline, basket.equity, market.dates)
     accounts = _Accounts(timeline.app_idx, basket, latent, kyc, bureau.dti)
     outcome = _simulate_margin(rng, accounts, market, config, intercept)
-    applications = _applications_table(customer_id, timeline, basket.requested_line, platform_assets, market)
+    applications = _applications_table(
+        customer_id, timeline, basket.requested_line, (platform_assets, avg_assets_20d), market
+    )
+    related = _related_party(seed, chunk_index, n, config)
     return {
-        "customers": _customers_table(customer_id, kyc, market.dates[timeline.open_idx]),
+        "customers": _customers_table(customer_id, kyc, market.dates[timeline.open_idx], related),
         "bureau": _bureau_table(customer_id, bureau),
         "trades": trades,
         "cash_flows": cash_flows,
@@ -595,6 +605,29 @@ def _platform_assets(trips: _Trips, timeline: _Timeline, equity: np.ndarray, mar
     return np.maximum(equity, held_value)
 
 
+def _avg_daily_assets(trips: _Trips, timeline: _Timeline, equity: np.ndarray, market: _Market) -> np.ndarray:
+    """Average daily assets over the last ``ASSETS_WINDOW_DAYS`` trading days before the
+    application, each day valued like ``_platform_assets`` (holdings at that day's close, at
+    least the equity): the cn admission's ¥500,000 test (CSRC margin-business measures art. 11).
+
+    A trip is held at the close of day d when bought on or before d and sold after d.
+    """
+    n = len(equity)
+    total = np.zeros(n)
+    for back in range(1, ASSETS_WINDOW_DAYS + 1):
+        day = timeline.app_idx[trips.owner] - back
+        held = (trips.buy_day <= day) & (day < trips.sell_day)  # open trips sell after the application
+        value = trips.quantity[held] * market.close[day[held], trips.ticker_idx[held]]
+        total += np.maximum(equity, np.bincount(trips.owner[held], weights=value, minlength=n))
+    return total / ASSETS_WINDOW_DAYS
+
+
+def _related_party(seed: int, chunk_index: int, n: int, config: PopulationConfig) -> np.ndarray:
+    """Related parties of the broker: their own stream, so no other draw of the chunk moves."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, chunk_index, RELATED_PARTY_STREAM]))
+    return rng.random(n) < config.related_party_share
+
+
 def _cash_flows(
     rng: np.random.Generator,
     customer_id: np.ndarray,
@@ -644,7 +677,9 @@ def _to_minor(x: np.ndarray | pd.Series) -> np.ndarray:
     return np.round(np.asarray(x) * 100).astype(np.int64)
 
 
-def _customers_table(customer_id: np.ndarray, kyc: _Kyc, opened: np.ndarray) -> pd.DataFrame:
+def _customers_table(
+    customer_id: np.ndarray, kyc: _Kyc, opened: np.ndarray, related_party: np.ndarray
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": customer_id,
@@ -661,6 +696,7 @@ def _customers_table(customer_id: np.ndarray, kyc: _Kyc, opened: np.ndarray) -> 
             "pep_reviewed": kyc.pep_reviewed,
             "sanctions_hit": kyc.sanctions_hit,
             "account_opened_date": opened,
+            "related_party": related_party,
         }
     )
 
@@ -685,9 +721,10 @@ def _applications_table(
     customer_id: np.ndarray,
     timeline: _Timeline,
     requested_line: np.ndarray,
-    platform_assets: np.ndarray,
+    assets: tuple[np.ndarray, np.ndarray],
     market: _Market,
 ) -> pd.DataFrame:
+    platform_assets, avg_assets_20d = assets
     return pd.DataFrame(
         {
             "application_id": customer_id + 5_000_000_000,
@@ -695,6 +732,7 @@ def _applications_table(
             "application_date": market.dates[timeline.app_idx],
             "requested_line_minor": _to_minor(requested_line),
             "platform_assets_minor": _to_minor(platform_assets),
+            "avg_daily_assets_20d_minor": _to_minor(avg_assets_20d),
         }
     )
 

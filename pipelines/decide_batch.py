@@ -2,9 +2,11 @@
 
 The same ``pricing.decision.decide`` the API calls for one applicant runs here over the
 whole batch; the knock-out fields come from the raw KYC and bureau tables, trading history
-from the feature table's ``account_age_days`` (the value the API uses online), so the batch
-and the API cannot disagree on what a decision means. The output carries every ``decide``
-input column too, so it is a valid ``creditdesk simulate --applications`` file.
+from the feature table's ``account_age_days`` (the value the API uses online) and the cn
+admission's 20-day average daily assets and related-party flag from the raw tables when a
+population carries them, so the batch and the API cannot disagree on what a decision means.
+The output carries every ``decide`` input column too, so it is a valid ``creditdesk simulate
+--applications`` file.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ RAW_DECISION_COLUMNS: dict[str, list[str]] = {
     ],
     "bureau": ["customer_id", "bureau_default_24m"],
 }
+# Knock-out inputs a population may carry (generated ones do since issue 13); when absent the
+# decision falls back as ``decide`` documents (platform assets stand in, no related party).
+OPTIONAL_DECISION_COLUMNS: dict[str, list[str]] = {
+    "applications": ["avg_daily_assets_20d_minor"],
+    "customers": ["related_party"],
+}
+
+
+def _raw_columns(name: str, available: Any) -> list[str]:
+    """The decision's columns of raw table ``name``: the required ones and the optional present."""
+    return RAW_DECISION_COLUMNS[name] + [c for c in OPTIONAL_DECISION_COLUMNS.get(name, []) if c in available]
 
 
 def decision_frame(
@@ -43,13 +56,13 @@ def decision_frame(
             feats[["application_id", "account_age_days"]], on="application_id", how="inner", validate="1:1"
         )
         .merge(
-            tables["applications"][RAW_DECISION_COLUMNS["applications"]],
+            tables["applications"][_raw_columns("applications", tables["applications"].columns)],
             on="application_id",
             how="inner",
             validate="1:1",
         )
         .merge(
-            tables["customers"][RAW_DECISION_COLUMNS["customers"]],
+            tables["customers"][_raw_columns("customers", tables["customers"].columns)],
             on="customer_id",
             how="inner",
             validate="m:1",
@@ -71,11 +84,13 @@ def decision_inputs(raw_dir: Path, features_path: Path, scored_path: Path) -> pd
     scored = pd.read_parquet(scored_path, columns=["application_id", "pd_12m", "grade", "lgd", "ccf"])
     feats = pd.read_parquet(features_path, columns=["application_id", "account_age_days"])
     tables = {}
-    for name, columns in RAW_DECISION_COLUMNS.items():
+    for name in RAW_DECISION_COLUMNS:
         path = Path(raw_dir) / f"{name}.parquet"
         if not path.exists():
             raise InputError(f"{path}: file not found")
-        tables[name] = pd.read_parquet(path, columns=columns)
+        import pyarrow.parquet as pq
+
+        tables[name] = pd.read_parquet(path, columns=_raw_columns(name, pq.read_schema(path).names))
     return decision_frame(scored, feats, tables)
 
 

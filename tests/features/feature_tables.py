@@ -88,6 +88,7 @@ def _customer(customer_id: int, opened: str, employment: str = "employed") -> di
         "pep_reviewed": False,
         "sanctions_hit": False,
         "account_opened_date": pd.Timestamp(opened),
+        "related_party": False,
     }
 
 
@@ -160,6 +161,7 @@ def hand_made() -> dict[str, pd.DataFrame]:
             "application_date": pd.Timestamp("2021-01-04"),
             "requested_line_minor": 400_000,
             "platform_assets_minor": 200_000,
+            "avg_daily_assets_20d_minor": 190_000,
         },
         {
             "application_id": 102,
@@ -167,6 +169,7 @@ def hand_made() -> dict[str, pd.DataFrame]:
             "application_date": pd.Timestamp("2021-02-01"),
             "requested_line_minor": 100_000,
             "platform_assets_minor": 0,
+            "avg_daily_assets_20d_minor": 0,
         },
     ]
     return {
@@ -203,8 +206,10 @@ def random_population(n_customers: int, seed: int) -> dict[str, pd.DataFrame]:
                 "application_date": app_date,
                 "requested_line_minor": int(rng.integers(10_000, 10**8)),
                 "platform_assets_minor": int(rng.integers(0, 10**8)),
+                "avg_daily_assets_20d_minor": 0,
             }
         )
+        applications[-1]["avg_daily_assets_20d_minor"] = applications[-1]["platform_assets_minor"]
         held: dict[str, int] = {}
         span_s = int((app_date - opened).total_seconds()) + 40 * 86_400  # some events land after
         times = np.sort(rng.integers(0, span_s, int(rng.integers(0, 25))))
