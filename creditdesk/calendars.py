@@ -3,8 +3,13 @@
 Sessions come from the maintained ``exchange-calendars`` library, never from a hand-written
 holiday list: call deadlines (T+2 trading days), VaR and outcome windows all count the same
 days. The library records XSHG holidays only through the end of its last published year
-(2026-12-31 in 4.13.2); a date past that is refused with a clear error rather than guessed —
-upgrade the library when the exchange publishes the next year's holidays.
+(2026-12-31 in 4.13.2, and no newer release); the SSE announces a year's closures each
+December. Past the recorded horizon the calendar assumes **Monday to Friday sessions**
+(``FALLBACK_THROUGH`` at most), so nothing that counts trading days fails from the last week
+of 2026 on. That is a stated limitation (README, "Rules and conventions"): an estimated
+session may fall on a holiday the exchange has not yet published (New Year's Day, Spring
+Festival), which makes a call deadline at most a few days early; ``is_estimated`` says
+whether a day is past the recorded horizon. Upgrade the library when it records the year.
 
 Pure lookups over a cached, immutable array of session dates; no clock: callers pass dates.
 """
@@ -27,8 +32,11 @@ _BOUNDS: dict[str, tuple[str | None, str | None]] = {
 }
 
 
+FALLBACK_THROUGH = np.datetime64("2199-12-31", "D")  # the business-time bound (creditdesk.business_time)
+
+
 class CalendarRangeError(InputError):
-    """A date outside the years the exchange calendar records."""
+    """A date before the exchange's first session or past ``FALLBACK_THROUGH``."""
 
 
 def exchange_for(regime: str) -> str:
@@ -43,7 +51,7 @@ def exchange_for(regime: str) -> str:
 
 @lru_cache(maxsize=4)
 def sessions(exchange: str) -> np.ndarray:
-    """All session dates of ``exchange`` as sorted ``datetime64[D]`` (read-only, cached)."""
+    """The recorded session dates of ``exchange`` as sorted ``datetime64[D]`` (read-only, cached)."""
     import exchange_calendars as xcals
 
     if exchange not in _BOUNDS:
@@ -62,16 +70,38 @@ def sessions(exchange: str) -> np.ndarray:
     return days
 
 
+@lru_cache(maxsize=4)
+def _calendar(exchange: str) -> np.ndarray:
+    """The recorded sessions, then Monday-Friday through ``FALLBACK_THROUGH`` (read-only)."""
+    recorded = sessions(exchange)
+    after = np.arange(recorded[-1] + 1, FALLBACK_THROUGH + 1, dtype="datetime64[D]")
+    weekday = (after.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
+    days = np.concatenate([recorded, after[weekday < 5]])
+    days.setflags(write=False)
+    return days
+
+
+def recorded_through(regime: str) -> dt.date:
+    """The last session the library records for the regime's exchange (the fallback's start)."""
+    last: dt.date = sessions(exchange_for(regime))[-1].item()
+    return last
+
+
+def is_estimated(regime: str, day: dt.date) -> bool:
+    """Whether ``day`` lies past the recorded horizon (its session status is the weekday rule)."""
+    return day > recorded_through(regime)
+
+
 def _as_days(days: dt.date | np.ndarray | list[dt.date]) -> np.ndarray:
     return np.asarray(days, dtype="datetime64[D]")
 
 
 def _check_range(exchange: str, days: np.ndarray, field: str) -> None:
-    s = sessions(exchange)
+    s = _calendar(exchange)
     if days.size and (days.min() < s[0] or days.max() > s[-1]):
         raise CalendarRangeError(
-            f"{exchange} sessions are recorded from {s[0]} to {s[-1]} (exchange-calendars); "
-            f"got {days.min()}..{days.max()}",
+            f"{exchange} sessions run from {s[0]} (exchange-calendars; Monday-Friday assumed after "
+            f"{sessions(exchange)[-1]}) to {s[-1]}; got {days.min()}..{days.max()}",
             field=field,
         )
 
@@ -81,7 +111,7 @@ def is_trading_day_many(regime: str, days: np.ndarray) -> np.ndarray:
     exchange = exchange_for(regime)
     d = _as_days(days)
     _check_range(exchange, d, "day")
-    s = sessions(exchange)
+    s = _calendar(exchange)
     i = np.clip(np.searchsorted(s, d), 0, len(s) - 1)
     return np.asarray(s[i] == d)
 
@@ -103,12 +133,11 @@ def add_trading_days_many(regime: str, days: np.ndarray, n: int) -> np.ndarray:
     exchange = exchange_for(regime)
     d = _as_days(days)
     _check_range(exchange, d, "day")
-    s = sessions(exchange)
+    s = _calendar(exchange)
     idx = np.searchsorted(s, d, side="right") + (n - 1)
     if np.any(idx >= len(s)):
         raise CalendarRangeError(
-            f"{exchange} sessions are recorded only through {s[-1]}; {n} trading days after {d.max()} "
-            "fall past it",
+            f"{exchange} sessions run only through {s[-1]}; {n} trading days after {d.max()} fall past it",
             field="day",
         )
     return np.asarray(s[idx])
@@ -125,7 +154,7 @@ def trading_days(regime: str, start: dt.date, end: dt.date) -> np.ndarray:
     exchange = exchange_for(regime)
     d = _as_days([start, end])
     _check_range(exchange, d, "day")
-    s = sessions(exchange)
+    s = _calendar(exchange)
     return s[np.searchsorted(s, d[0]) : np.searchsorted(s, d[1], side="right")]
 
 

@@ -13,8 +13,10 @@ from creditdesk.calendars import (
     add_trading_days,
     add_trading_days_many,
     exchange_for,
+    is_estimated,
     is_trading_day,
     is_trading_day_many,
+    recorded_through,
     trading_days,
     trading_days_between,
 )
@@ -117,8 +119,35 @@ def test_xnys_and_session_counts() -> None:
     assert len(trading_days("cn", dt.date(2026, 2, 1), dt.date(2026, 2, 28))) == 14
 
 
-def test_calendar_range_refused_not_guessed() -> None:
+def test_beyond_the_recorded_horizon_sessions_are_weekdays() -> None:
+    # exchange-calendars 4.13.2 records XSHG holidays through 2026-12-31 (the SSE publishes a
+    # year's closures each December). Past that the calendar assumes Monday-Friday sessions, a
+    # documented limitation (README "Rules and conventions"), instead of failing every call
+    # deadline issued from 2026-12-30 on.
+    assert recorded_through("cn") == dt.date(2026, 12, 31)
+    # golden at the horizon: the last recorded sessions, then estimated weekdays
+    assert add_trading_days("cn", dt.date(2026, 12, 29), 2) == dt.date(2026, 12, 31)  # recorded
+    assert add_trading_days("cn", dt.date(2026, 12, 30), 2) == dt.date(2027, 1, 1)  # Fri, estimated
+    assert add_trading_days("cn", dt.date(2026, 12, 31), 2) == dt.date(2027, 1, 4)  # over the weekend
+    assert add_trading_days("cn", dt.date(2027, 3, 5), 2) == dt.date(2027, 3, 9)  # Fri -> Tue
+    assert not is_estimated("cn", dt.date(2026, 12, 31)) and is_estimated("cn", dt.date(2027, 1, 4))
+    days = np.array(["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"], dtype="datetime64[D]")
+    assert is_trading_day_many("cn", days).tolist() == [True, False, False, True]
+    # Dec 28-31 recorded, Fri Jan 1 estimated (a likely closure: the limitation), Jan 4-8
+    assert trading_days_between("cn", dt.date(2026, 12, 25), dt.date(2027, 1, 8)) == 4 + 1 + 5
+    assert len(trading_days("cn", dt.date(2030, 6, 1), dt.date(2030, 6, 30))) == 20  # June 2030 weekdays
+    # the vectorised deadline the margin engine uses crosses the horizon too
+    both = np.array(["2026-12-24", "2026-12-31"], dtype="datetime64[D]")
+    assert add_trading_days_many("cn", both, 2).tolist() == [dt.date(2026, 12, 28), dt.date(2027, 1, 4)]
+    # XNYS is recorded further (its rules are in the library); the same fallback applies past it
+    assert recorded_through("us") == dt.date(2035, 12, 31)
+    assert add_trading_days("us", dt.date(2036, 1, 4), 1) == dt.date(2036, 1, 7)  # Fri -> Mon
+
+
+def test_calendar_range_refused_outside_any_session() -> None:
     with pytest.raises(CalendarRangeError, match="XSHG"):
-        add_trading_days("cn", dt.date(2027, 3, 1), 2)
+        add_trading_days("cn", dt.date(1985, 3, 1), 2)  # before the exchange opened (1990-12-19)
+    with pytest.raises(CalendarRangeError, match="XSHG"):
+        add_trading_days("cn", dt.date(2199, 12, 30), 5)  # past the business-time bound
     with pytest.raises(InputError, match="regime"):
         add_trading_days("hk", dt.date(2026, 3, 2), 2)
