@@ -49,12 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.domain import Transfer
 from ledger.service import Ledger
-from ledger.storage import make_engine, migrate
+from ledger.storage import make_engine
 from margin.chart import Code, account_id, customer_account, platform_account
 from margin.domain import MAX_TRANSFERS_PER_BATCH
 from margin.engine import CN, call_deadline, evaluate
 from margin.marking import BookMarker
 from margin.service import MarginDesk
+from margin.storage import migrate
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 CNY = 156

@@ -164,10 +164,11 @@ def bench_buy_path(buys: int = 400) -> dict[str, float]:
     """A real buy (SQLite service database) with and without the risk checks, interleaved."""
     import tempfile
 
-    from ledger.storage import make_engine, migrate
+    from ledger.storage import make_engine
     from margin.checks import DEFAULT_BUY_CHECKS
     from margin.risk_checks import risk_buy_checks
     from margin.service import MarginDesk
+    from margin.storage import migrate
 
     class Clock:
         ns = 1_768_000_000 * 10**9

@@ -1,19 +1,25 @@
 """Margin-lending tables: facilities, the instrument master with last prices, margin calls.
 
-They live in the service database beside the ledger and share its migration history
-(``ledger/migrations``); they are declared on the ledger's ``metadata`` so one schema check
-covers all of them. Money is integer minor units; ratios and rates are basis points.
+They live in the service database beside the ledger's tables but have their own metadata
+and migration chain (``margin/migrations``, version table ``alembic_version_margin``): the
+ledger stays margin-agnostic. ``migrate`` brings the books (ledger chain, then margin chain)
+to head. Money is integer minor units; ratios and rates are basis points.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Engine,
     Float,
     Index,
     Integer,
+    MetaData,
     String,
     Table,
     UniqueConstraint,
@@ -21,7 +27,12 @@ from sqlalchemy import (
     true,
 )
 
-from ledger.storage import metadata
+from ledger import storage as ledger_storage
+
+VERSION_TABLE = "alembic_version_margin"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+metadata = MetaData()
 
 facilities = Table(
     "margin_facilities",
@@ -119,3 +130,33 @@ order_refusals = Table(
     Column("reason_code", String(48), nullable=False),
     Column("detail", String(400), nullable=False),
 )
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """The books' schema: the ledger's chain to head, then the margin chain to ``revision``."""
+    from alembic import command
+
+    ledger_storage.migrate(engine)
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def default_engine() -> Engine:
+    """The configured service database (``CREDITDESK_DB_URL`` or ``var/ledger.db``), books migrated."""
+    from creditdesk.settings import get_settings
+
+    engine = ledger_storage.make_engine(get_settings().database_url)
+    migrate(engine)
+    return engine

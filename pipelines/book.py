@@ -144,7 +144,8 @@ def load_book(config: BookConfig) -> Book:
     """Read and check every input before anything is written (bad input: InputError)."""
     from creditdesk.settings import get_settings
     from features.builders import InstrumentIndex
-    from ledger.storage import make_engine, migrate
+    from ledger.storage import make_engine
+    from margin.storage import migrate
     from pricing.policy import load_policy
 
     tables = _read_population(config.population)

@@ -31,7 +31,7 @@ def _emit(payload: dict[str, Any], as_json: bool, text: str) -> None:
 
 
 def _engine() -> Any:
-    from ledger.storage import default_engine
+    from margin.storage import default_engine
 
     return default_engine()
 

@@ -38,7 +38,7 @@ def regime_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Compute the market regime from prices and write the new risk events to the books."""
-    from ledger.storage import default_engine
+    from margin.storage import default_engine
     from pipelines.risk_jobs import record_regime
 
     result = record_regime(through, default_engine(), start=start, policy_path=policy)
@@ -61,7 +61,7 @@ def anomalies_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Score the last day of account activity; flagged accounts enter the review queue."""
-    from ledger.storage import default_engine
+    from margin.storage import default_engine
     from pipelines.risk_jobs import score_anomalies
 
     result = score_anomalies(activity, default_engine(), _at_ns(at), policy)
@@ -76,8 +76,8 @@ def anomalies_cmd(
 @review_app.command("list")
 def review_list(as_json: bool = JSON_OPT) -> None:
     """Open reviews with their top signals."""
-    from ledger.storage import default_engine
     from margin.risk_store import read_table, review_queue
+    from margin.storage import default_engine
 
     rows = read_table(default_engine(), review_queue)
     open_ = rows[rows.status == "open"]
@@ -95,8 +95,8 @@ def review_clear(
     at: str | None = typer.Option(None, "--at", help="business time of the clearing (default now)"),
 ) -> None:
     """Clear a customer's open review: its leverage cut ends."""
-    from ledger.storage import default_engine
     from margin.risk_store import clear_account
+    from margin.storage import default_engine
 
     clear_account(default_engine(), customer, _at_ns(at), analyst, note)
     print(f"customer {customer}: review cleared by {analyst}")

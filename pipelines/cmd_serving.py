@@ -282,7 +282,7 @@ def run_server(host: str, port: int, workers: int, tls: dict[str, str] | None = 
     import uvicorn
 
     from ledger.storage import make_engine
-    from ledger.storage import migrate as migrate_ledger
+    from margin.storage import migrate as migrate_ledger
     from serving.config import get_serving_settings
     from serving.crypto import load_keyring
     from serving.db import dispose_engines, migrate

@@ -193,7 +193,8 @@ class Prepared:
 
 class DecisionService:
     def __init__(self, svc: Services) -> None:
-        from ledger.storage import make_engine, migrate
+        from ledger.storage import make_engine
+        from margin.storage import migrate
 
         engine = make_engine(svc.settings.database_url)
         migrate(engine)

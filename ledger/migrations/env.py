@@ -1,4 +1,6 @@
-"""Alembic environment of the service database (ledger, decision journal, margin tables).
+"""Alembic environment of the ledger's tables (accounts, transfers, pendings, clock, decision journal).
+
+The margin tables have their own chain (``margin/migrations``, ``alembic_version_margin``).
 
 Runs against the connection handed over by ``ledger.storage.migrate`` or, from the
 ``alembic`` command line, against ``sqlalchemy.url`` / ``CREDITDESK_DB_URL`` / the default

@@ -51,8 +51,9 @@ class Books:
     def __init__(self, svc: Services) -> None:
         from ledger.journal import DecisionJournal
         from ledger.service import Ledger
-        from ledger.storage import make_engine, migrate
+        from ledger.storage import make_engine
         from margin.service import MarginDesk
+        from margin.storage import migrate
 
         engine = make_engine(svc.settings.database_url)
         migrate(engine)

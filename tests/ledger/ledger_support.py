@@ -31,7 +31,7 @@ def journal_decision(
 ) -> None:
     """A decision in the real journal of the database at ``url``, shaped as the API stores it."""
     from ledger.journal import DecisionJournal
-    from ledger.storage import migrate
+    from margin.storage import migrate
 
     engine = make_engine(url)
     migrate(engine)

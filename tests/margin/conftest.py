@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from ledger.storage import make_engine, migrate
+from ledger.storage import make_engine
+from margin.storage import migrate
 
 
 @pytest.fixture

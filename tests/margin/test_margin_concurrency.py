@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine, text
 
-from ledger.storage import make_engine, migrate
+from ledger.storage import make_engine
 from margin.chart import Code, customer_account
 from margin.eod import reconcile_books
 from margin.service import MarginDesk
+from margin.storage import migrate
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CID, STOCK, LINE, WRITERS, BURST = 7, 600519, 400_000, 8, 6

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import Engine, func, select
 
-from ledger.storage import make_engine, migrate
+from ledger.storage import make_engine
 from margin.service import MarginDesk
-from margin.storage import margin_calls
+from margin.storage import margin_calls, migrate
 
 A, B = 1, 2  # instruments
 

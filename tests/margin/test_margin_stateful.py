@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import Engine
 
-from ledger.storage import make_engine, migrate
+from ledger.storage import make_engine
 from margin.book import load_book
 from margin.eod import reconcile_books
 from margin.marking import BookMarker
 from margin.repository import run_margin
 from margin.service import MarginDesk
+from margin.storage import migrate
 from margin.trades import trades_before
 
 CUSTOMERS = (1, 2, 3)

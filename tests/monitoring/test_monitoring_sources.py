@@ -79,7 +79,8 @@ def test_frame_from_payloads_names_features_and_refuses_another_catalogue() -> N
 def journal_db(tmp_path: Path) -> str:
     """A real service database with 300 journalled decisions, half before 2024-01-01."""
     from ledger.journal import DecisionJournal
-    from ledger.storage import make_engine, migrate
+    from ledger.storage import make_engine
+    from margin.storage import migrate
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     engine = make_engine(url)
@@ -163,8 +164,8 @@ def test_book_section_by_hand() -> None:
 
 
 def test_ledger_figures_read_a_real_database(tmp_path: Path) -> None:
-    from ledger.storage import make_engine, migrate
-    from margin.storage import facilities, margin_calls
+    from ledger.storage import make_engine
+    from margin.storage import facilities, margin_calls, migrate
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert reporting.ledger_figures(url) is None  # no database: no section, no file created

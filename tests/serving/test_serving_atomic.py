@@ -120,7 +120,7 @@ def test_failed_append_leaves_no_pii(
 
 def test_group_commit_shares_commits_and_keeps_one_chain(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'j.db'}")
-    from ledger.storage import migrate
+    from margin.storage import migrate
 
     migrate(engine)
     group = GroupCommit(DecisionJournal(engine), max_batch=16)

@@ -56,7 +56,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_decisions_verify_detects_edited_and_deleted_rows(tmp_path: Path) -> None:
     from ledger.journal import DecisionJournal
-    from ledger.storage import journal, make_engine, migrate
+    from ledger.storage import journal, make_engine
+    from margin.storage import migrate
 
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     migrate(engine)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from ledger.journal import DecisionJournal
-from ledger.storage import make_engine, migrate
+from ledger.storage import make_engine
+from margin.storage import migrate
 from tests.conftest import REPO_ROOT
 
 CREDITDESK = Path(sys.executable).parent / "creditdesk"

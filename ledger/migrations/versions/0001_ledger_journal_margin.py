@@ -1,4 +1,7 @@
-"""Ledger accounts, transfers and pending states; the decision journal; margin-lending tables.
+"""Ledger accounts, transfers and pending states; the decision journal.
+
+The margin-lending tables this revision once created moved to the margin room's own chain
+(``margin/migrations``, m0001), which adopts them where they already exist.
 
 Revision ID: 0001
 Revises:
@@ -73,48 +76,10 @@ def upgrade() -> None:
         _big("seq"),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    op.create_table(
-        "margin_facilities",
-        sa.Column("customer_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("decision_id", sa.String(64), nullable=False),
-        _big("currency_ledger"),
-        _big("line_minor"),
-        sa.Column("annual_rate_bps", sa.Integer(), nullable=False),
-        sa.Column("max_leverage_bps", sa.Integer(), nullable=False),
-        sa.Column("regime", sa.String(8), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        _big("opened_at_ns"),
-    )
-    op.create_table(
-        "margin_instruments",
-        sa.Column("instrument_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("symbol", sa.String(32), nullable=False, unique=True),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("conversion_rate_bps", sa.Integer(), nullable=False),
-        _big("adv_shares"),
-        sa.Column("volatility_bps", sa.Integer(), nullable=False),
-        _big("price_minor"),
-        _big("price_as_of_ns"),
-    )
-    op.create_table(
-        "margin_calls",
-        sa.Column("call_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-        _big("customer_id"),
-        sa.Column("status", sa.String(16), nullable=False),
-        _big("issued_at_ns"),
-        _big("deadline_ns"),
-        _big("ratio_at_issue_bps"),
-        _big("required_minor"),
-        _big("closed_at_ns"),
-    )
-    op.create_index("ix_margin_calls_customer", "margin_calls", ["customer_id", "status"])
 
 
 def downgrade() -> None:
     for name in (
-        "margin_calls",
-        "margin_instruments",
-        "margin_facilities",
         "decision_journal_head",
         "decision_journal",
         "ledger_pending",
