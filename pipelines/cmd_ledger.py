@@ -255,13 +255,26 @@ def sell(
     price: int = PRICE_OPT,
     fee: int = FEE_OPT,
     op: str = OP_OPT,
-    liquidation: bool = typer.Option(False, "--liquidation", help="a forced sale"),
+    liquidation: bool = typer.Option(False, "--liquidation", help="a forced sale (needs --approval)"),
+    approval: str | None = typer.Option(
+        None,
+        help="--liquidation: an approved manual_liquidation request for this customer, instrument "
+        "and quantity (maker-checker, `creditdesk approvals`)",
+    ),
     at: str | None = AT_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Sell; proceeds repay interest and the loan first."""
+    """Sell; proceeds repay interest and the loan first. A manual liquidation runs only under
+    a request approved by a second key (h16: maker-checker)."""
     _at(at)
-    _op_result(_desk().sell(customer, op, instrument_id, quantity, price, fee, liquidation), as_json)
+    if not liquidation:
+        _op_result(_desk().sell(customer, op, instrument_id, quantity, price, fee, False), as_json)
+        return
+    from pipelines.cmd_serving import consume_approval
+
+    subject = {"customer": customer, "instrument": instrument_id, "quantity": quantity}
+    with consume_approval(approval, "manual_liquidation", subject, "--approval"):
+        _op_result(_desk().sell(customer, op, instrument_id, quantity, price, fee, True), as_json)
 
 
 @ledger_app.command("transfer")

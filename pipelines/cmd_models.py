@@ -281,14 +281,27 @@ def promote_cmd(
     force: bool = typer.Option(False, "--force", help="promote even if the gate fails (needs --reason)"),
     reason: str | None = typer.Option(None, help="why the gate is overridden; recorded as a tag"),
     tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI (default: settings)"),
+    approval: str | None = typer.Option(
+        None, help="--force: an approved forced_promotion request naming this pd_version (maker-checker)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="last line of stdout is one JSON object"),
 ) -> None:
-    """Move the `champion` alias through the gate (AUC, Jeffreys calibration, monotonicity)."""
+    """Move the `champion` alias through the gate (AUC, Jeffreys calibration, monotonicity).
+
+    ``--force`` overrides the gate only under a ``forced_promotion`` request approved by a
+    second key (``creditdesk approvals``) whose subject names the PD version."""
     from models.registry import promote
 
-    with _progress("promotion gate") as step:
-        step("scoring champion and challenger on the same hold-out")
-        result = promote(version=version, force=force, reason=reason, tracking_uri=tracking_uri)
+    if not (force and reason and reason.strip()):  # no override: the gate decides (or --reason is missing)
+        with _progress("promotion gate") as step:
+            step("scoring champion and challenger on the same hold-out")
+            result = promote(version=version, force=force, reason=reason, tracking_uri=tracking_uri)
+    else:
+        from pipelines.cmd_serving import consume_approval
+
+        version = _pd_version(version, tracking_uri)
+        with consume_approval(approval, "forced_promotion", {"pd_version": version}, "--approval"):
+            result = promote(version=version, force=True, reason=reason, tracking_uri=tracking_uri)
     if as_json:
         _print_json(result)
     else:
@@ -298,6 +311,18 @@ def promote_cmd(
             typer.echo(f"  - {text}")
     if not result["promoted"]:
         raise typer.Exit(1)
+
+
+def _pd_version(version: int | None, tracking_uri: str | None) -> int:
+    """The PD version a forced promotion moves: the given one, else ``@challenger``'s."""
+    if version is not None:
+        return version
+    from models.registry import CHALLENGER, PD_NAME, _version_by_alias, client
+
+    found = _version_by_alias(client(tracking_uri), PD_NAME, CHALLENGER)
+    if found is None:
+        raise InputError(f"no {PD_NAME}@{CHALLENGER}: train a model first", field="--version")
+    return int(found.version)
 
 
 @app.command("evaluate")

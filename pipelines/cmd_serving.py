@@ -1,5 +1,7 @@
 """CLI of the `serving` room: ``serve``, ``keys create|revoke``, ``pii rotate``,
-``decisions verify`` (one module-level Typer app, joined by ``pipelines.cli``).
+``decisions verify``, ``approvals request|approve|refuse|show`` (one module-level Typer app,
+joined by ``pipelines.cli``), and ``consume_approval``: how the other rooms' commands
+(``promote --force``, ``ledger sell --liquidation``) cite an approved maker-checker request.
 
 Heavy imports (uvicorn, FastAPI, SQLAlchemy) happen inside the command bodies so that
 ``creditdesk --help`` stays fast.
@@ -22,6 +24,11 @@ app = typer.Typer()
 keys = typer.Typer(help="API keys of the decision API.", no_args_is_help=True)
 pii = typer.Typer(help="Encrypted applicant PII (AES-256-GCM) at rest.", no_args_is_help=True)
 decisions = typer.Typer(help="The decision journal (append-only, hash-chained).", no_args_is_help=True)
+approvals = typer.Typer(
+    help="Maker-checker: request a critical operation with one API key, approve it with another.",
+    no_args_is_help=True,
+)
+app.add_typer(approvals, name="approvals")
 app.add_typer(keys, name="keys")
 app.add_typer(pii, name="pii")
 app.add_typer(decisions, name="decisions")
@@ -310,3 +317,152 @@ def run_server(host: str, port: int, workers: int, tls: dict[str, str] | None = 
         server_header=False,
         **(tls or {}),  # type: ignore[arg-type]
     )
+
+
+# ---- maker-checker ------------------------------------------------------------------------
+
+KEY_OPT = typer.Option(
+    ..., "--key", envvar="CREDITDESK_API_KEY", help="your API key (admin or operations): who you are"
+)
+
+
+@contextlib.contextmanager
+def _approvals() -> Iterator[Any]:
+    """The approvals book on the configured database, its audit on the journal's chain."""
+    from serving.app import journal_writer
+    from serving.approvals import Approvals
+    from serving.config import get_serving_settings
+    from serving.db import dispose_engines, get_engine, migrate
+
+    settings = get_serving_settings()
+    with database_errors(settings.database_url):
+        migrate(settings.database_url)
+        writer = journal_writer(settings.database_url)
+        try:
+            yield Approvals(get_engine(settings.database_url), writer, _no_executor)
+        finally:
+            writer.journal.engine.dispose()
+            dispose_engines()
+
+
+def _no_executor(approval: Any) -> dict[str, Any]:
+    raise InputError("key rotation executes in the service (POST /v1/approvals/{id}/approve)", field="kind")
+
+
+def _staff(token: str) -> str:
+    """The key id of a live admin/operations key, or exit 2."""
+    from serving.config import get_serving_settings
+    from serving.db import get_engine
+    from serving.keys import KeyStore, Role
+
+    principal = KeyStore(get_engine(get_serving_settings().database_url)).authenticate(token)
+    if principal is None:
+        raise InputError("unknown or revoked API key", field="--key")
+    if principal.role not in (Role.admin, Role.operations):
+        raise InputError(f"a {principal.role.value} key cannot make or check requests", field="--key")
+    return principal.key_id
+
+
+def _print_approval(found: Any, as_json: bool) -> None:
+    data = dict(found.__dict__)
+    if as_json:
+        print(json.dumps(data, sort_keys=True))
+    else:
+        print(f"{found.approval_id} {found.kind} {found.state} subject={json.dumps(found.subject)}")
+
+
+def _subject(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"expected NAME=VALUE, got {pair!r}", field="--subject")
+        out[name] = value
+    return out
+
+
+@approvals.command("request")
+def approvals_request(
+    kind: Annotated[str, typer.Option(help="policy_change | forced_promotion | manual_liquidation")],
+    reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
+    subject: Annotated[list[str], typer.Option(help="NAME=VALUE, repeatable: what exactly")] = [],  # noqa: B006
+    key: str = KEY_OPT,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Request a critical operation (you are the maker); another key must approve it."""
+    from serving.approvals import KINDS
+
+    if kind not in KINDS:
+        raise InputError(f"must be one of {list(KINDS)}, got {kind!r}", field="--kind")
+    if not reason.strip():
+        raise InputError("must not be empty", field="--reason")
+    with _approvals() as book:
+        _print_approval(book.request(kind, _subject(subject), reason, _staff(key)), as_json)
+
+
+def _check(approval_id: str, key: str, approve: bool, note: str, as_json: bool) -> None:
+    from serving.approvals import MakerCannotCheck, NotPending
+
+    with _approvals() as book:
+        try:
+            _print_approval(book.decide(approval_id, _staff(key), approve, note), as_json)
+        except KeyError:
+            raise InputError(f"no request {approval_id}", field="approval_id") from None
+        except (MakerCannotCheck, NotPending) as exc:
+            raise InputError(
+                str(exc), field="--key" if isinstance(exc, MakerCannotCheck) else "approval_id"
+            ) from None
+
+
+@approvals.command("approve")
+def approvals_approve(
+    approval_id: str,
+    key: str = KEY_OPT,
+    note: Annotated[str, typer.Option(help="what you checked")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Approve a pending request (you are the checker: never the maker)."""
+    _check(approval_id, key, True, note, as_json)
+
+
+@approvals.command("refuse")
+def approvals_refuse(
+    approval_id: str,
+    key: str = KEY_OPT,
+    note: Annotated[str, typer.Option(help="why not")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Refuse a pending request (you are the checker: never the maker)."""
+    _check(approval_id, key, False, note, as_json)
+
+
+@approvals.command("show")
+def approvals_show(approval_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One request: kind, subject, state, maker, checker."""
+    with _approvals() as book:
+        found = book.get(approval_id)
+        if found is None:
+            raise InputError(f"no request {approval_id}", field="approval_id")
+        _print_approval(found, as_json)
+
+
+@contextlib.contextmanager
+def consume_approval(
+    approval_id: str | None, kind: str, subject: dict[str, Any], option: str
+) -> Iterator[None]:
+    """Run a critical operation only under an approved request of ``kind`` for ``subject``
+    (marked executed first, audited; a failure inside is audited too). Exit 2 otherwise."""
+    from serving.approvals import NotApproved
+
+    if not approval_id:
+        raise InputError(f"a {kind.replace('_', ' ')} needs an approved maker-checker request", field=option)
+    with _approvals() as book:
+        try:
+            book.consume(approval_id, kind, subject, by="cli")
+        except NotApproved as exc:
+            raise InputError(str(exc), field=option) from None
+        try:
+            yield
+        except BaseException as exc:
+            book.record_failure(approval_id, f"{type(exc).__name__}: {exc}")
+            raise

@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import creditdesk
+from ledger.journal import DecisionJournal, GroupCommit
+from serving.approvals import policy_guard
 from serving.config import ServingSettings, get_serving_settings
 from serving.crypto import load_keyring
 from serving.db import get_engine, migrate
@@ -66,9 +68,19 @@ def build_services(settings: ServingSettings, loader: Loader | None = None) -> S
             loader or registry_loader(settings.tracking_uri, settings.resolved_instruments_path),
             on_load=publish,
             version_loader=None if loader else registry_version_loader(settings.tracking_uri),
+            guard=policy_guard(engine, lambda: journal_writer(settings.database_url)),
         ),
         metrics=metrics,
     )
+
+
+def journal_writer(database_url: str) -> GroupCommit:
+    """A writer on the decision journal's chain (the approvals' audit entries go there)."""
+    from ledger.storage import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    return GroupCommit(DecisionJournal(engine))
 
 
 def create_app(settings: ServingSettings | None = None, *, loader: Loader | None = None) -> FastAPI:

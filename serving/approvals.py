@@ -10,12 +10,21 @@ request's row AND appends an audit entry to the decision journal's hash chain
 (``application_id = "audit:<request id>:<step>"``, payload ``{"audit": {...}}``), so
 ``creditdesk decisions verify`` covers the audit trail too, and no step exists without its
 audit entry. An approved ``key_rotation`` is executed at once (re-seal every PII row under
-the active key) and its result audited; the other kinds are approved tokens the executing
-command must cite (their executors live in other rooms).
+the active key) and its result audited. The other kinds are executed by the command that
+cites the approved request, once (``consume``: approved -> executed, audited, in one
+transaction; a failure afterwards is audited too):
+
+- ``forced_promotion``: ``creditdesk promote --force --reason R --approval ID`` (subject
+  ``pd_version``);
+- ``manual_liquidation``: ``creditdesk ledger sell --liquidation --approval ID`` (subject
+  ``customer``, ``instrument``, ``quantity``);
+- ``policy_change``: the service loads a policy other than the one in force (the newest it
+  recorded) only when a request naming its ``policy_hash`` was approved (``policy_guard``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -38,6 +47,10 @@ class MakerCannotCheck(PermissionError):
 
 class NotPending(RuntimeError):
     """The request was already approved or refused."""
+
+
+class NotApproved(PermissionError):
+    """A critical operation cited a request that is not an approved one of its kind and subject."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,46 @@ class Approvals:
             assert decided is not None
         return decided
 
+    def consume(self, approval_id: str, kind: str, subject: dict[str, Any], by: str) -> Approval:
+        """Mark an approved request of ``kind`` whose subject matches ``subject`` executed, once.
+
+        Values compare as text (a CLI's ``7`` is the API's ``"7"``); every key of ``subject``
+        must match. Raises ``NotApproved`` for anything else (unknown, pending, refused,
+        already executed, another kind or subject): the operation must not run.
+        """
+        current = self.get(approval_id)
+        if current is None:
+            raise NotApproved(f"no maker-checker request {approval_id}")
+        if current.kind != kind:
+            raise NotApproved(f"request {approval_id} is a {current.kind}, not a {kind}")
+        if current.state != "approved":
+            raise NotApproved(f"request {approval_id} is {current.state}, not approved")
+        wanted = {k: str(v) for k, v in subject.items()}
+        if {k: str(current.subject.get(k)) for k in wanted} != wanted:
+            raise NotApproved(f"request {approval_id} approved {current.subject}, not {wanted}")
+        result = {"by": by, "subject": wanted}
+
+        def write(conn: Connection) -> None:
+            done = conn.execute(
+                approvals.update()
+                .where(approvals.c.approval_id == approval_id, approvals.c.state == "approved")
+                .values(state="executed", result=json.dumps(result, sort_keys=True))
+            )
+            if done.rowcount != 1:
+                raise NotApproved(f"request {approval_id} was used meanwhile")
+
+        try:
+            self._audit(approval_id, "executed", {"kind": kind, "result": result}, write)
+        except NotPending:
+            raise NotApproved(f"request {approval_id} was used already") from None
+        used = self.get(approval_id)
+        assert used is not None
+        return used
+
+    def record_failure(self, approval_id: str, error: str) -> None:
+        """Audit that the operation an executed request allowed failed (a new request is needed)."""
+        self._audit(approval_id, "failed", {"error": error[:500]}, lambda conn: None)
+
     def _record_result(self, approval: Approval, result: dict[str, Any]) -> None:
         def write(conn: Connection) -> None:
             conn.execute(
@@ -151,3 +204,51 @@ class Approvals:
         entry = self.writer.append(uuid.uuid4().hex, f"audit:{approval_id}:{step}", payload, rows=rows)
         if entry.payload != payload:  # the step was recorded already: nothing new was written
             raise NotPending(f"request {approval_id} is already {step}")
+
+
+def approved_policy(engine: Engine, policy_hash: str) -> Approval | None:
+    """An approved (or already executed) ``policy_change`` naming ``policy_hash``, if any."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(approvals).where(
+                approvals.c.kind == "policy_change", approvals.c.state.in_(("approved", "executed"))
+            )
+        ).all()
+    found = [_row(r) for r in rows]
+    return next((a for a in found if str(a.subject.get("policy_hash")) == policy_hash), None)
+
+
+def policy_in_force(engine: Engine) -> str | None:
+    """The hash of the newest policy the service decided under (None before the first decision)."""
+    from serving.db import policies
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(policies.c.policy_hash).order_by(policies.c.created_at.desc()).limit(1)
+        ).first()
+    return None if row is None else str(row[0])
+
+
+def policy_guard(engine: Engine, writer: Callable[[], GroupCommit]) -> Callable[[Any], None]:
+    """``guard(loaded)`` for ``Runtime``: a policy other than the one in force loads only with
+    an approved ``policy_change`` naming its hash (marked executed by the first load, audited);
+    the first policy of a new database loads freely. Raises ``NotApproved`` otherwise."""
+
+    def guard(loaded: Any) -> None:
+        digest = str(loaded.versions.get("policy_hash", ""))
+        in_force = policy_in_force(engine)
+        if in_force is None or in_force == digest:
+            return
+        approval = approved_policy(engine, digest)
+        if approval is None:
+            raise NotApproved(
+                f"policy {digest[:12]}… is not the one in force ({in_force[:12]}…): a policy change "
+                "needs a policy_change request naming its policy_hash, approved by a second key"
+            )
+        if approval.state == "approved":
+            with contextlib.suppress(NotApproved):  # another worker marked it executed first
+                Approvals(engine, writer(), lambda a: {}).consume(
+                    approval.approval_id, "policy_change", {"policy_hash": digest}, by="service load"
+                )
+
+    return guard

@@ -53,8 +53,11 @@ class Runtime:
         loader: Loader,
         on_load: Callable[[Loaded], None] | None = None,
         version_loader: ModelVersionLoader | None = None,
+        guard: Callable[[Loaded], None] | None = None,
     ) -> None:
         self._loader = loader
+        # Refuses a bundle that must not serve (a policy change nobody approved): raises.
+        self.guard = guard
         # Champion sets of given registry versions (replay of decisions made before a promotion).
         self.version_loader = version_loader
         self._on_load = on_load
@@ -79,6 +82,8 @@ class Runtime:
             start = time.perf_counter()
             try:
                 loaded = self._loader()
+                if self.guard is not None:
+                    self.guard(loaded)
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("model load failed", extra={"error": self.last_error})

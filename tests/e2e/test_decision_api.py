@@ -62,7 +62,22 @@ def trained(tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., Any
         assert done.returncode == 0, f"{step}: {done.stderr[-2000:]}"
         results.append(json.loads(done.stdout.strip().splitlines()[-1]) if "--json" in step else None)
     if not results[2]["promoted"]:  # the gate may refuse a tiny population; the API is under test here
-        done = run_cli(["promote", "--force", "--reason", "e2e: serving test", "--json"], env, timeout_s=300)
+        # a forced promotion needs a second key's approval (maker-checker)
+        maker, checker = (
+            run_cli(["keys", "create", "--role", role], env).stdout.strip().splitlines()[-1]
+            for role in ("operations", "admin")
+        )
+        version = results[2]["versions"]["creditdesk-pd"]
+        made = run_cli(
+            ["approvals", "request", "--kind", "forced_promotion", "--subject", f"pd_version={version}",
+             "--reason", "e2e: serving test", "--key", maker, "--json"], env,
+        )  # fmt: skip
+        approval = json.loads(made.stdout.strip().splitlines()[-1])["approval_id"]
+        assert run_cli(["approvals", "approve", approval, "--key", checker], env).returncode == 0
+        done = run_cli(
+            ["promote", "--force", "--reason", "e2e: serving test", "--approval", approval, "--json"],
+            env, timeout_s=300,
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
     return {"var": var, "raw": raw, "uri": uri, "train": results[1]}
 

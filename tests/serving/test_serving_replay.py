@@ -47,6 +47,12 @@ def test_decide_promote_then_replay_the_old_decision_bit_for_bit(
     versions["instruments"] = current.versions.get("instruments", "")
     versions = {k: v for k, v in versions.items() if k in current.versions}
     runtime._loader = lambda: Loaded(newer, policy, versions, current.instruments)
+    # a policy change needs a second key's approval (maker-checker)
+    request = {"kind": "policy_change", "subject": {"policy_hash": policy.policy_hash}, "reason": "new rates"}
+    made = live.client.post("/v1/approvals", json=request, headers=live.key("operations")).json()
+    approve = f"/v1/approvals/{made['approval_id']}/approve"
+    checked = live.client.post(approve, json={}, headers=live.key("admin"))
+    assert checked.status_code == 200, checked.text
     runtime.load()  # the promotion: version 8 and a new policy serve from now on
 
     body2 = {**body, "application_id": body["application_id"] + 1}
