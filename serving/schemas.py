@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from features import catalogue
 from features.schemas import CASH_FLOW_KINDS, EMPLOYMENT, REGIONS, SIDES
+from margin.domain import MAX_CUSTOMER_ID_INCLUSIVE
 
 MAX_INT64 = 2**63 - 1
 MAX_MONEY_MINOR = 10**15  # ten trillion major units: beyond any real customer, well inside int64
@@ -248,7 +249,12 @@ class DecisionRequest(_Closed):
     application_id: int = Field(
         ge=1, le=MAX_INT64, description="idempotency key: resending returns the stored decision"
     )
-    customer_id: int = Field(ge=1, le=MAX_INT64)
+    customer_id: int = Field(
+        ge=1,
+        le=MAX_CUSTOMER_ID_INCLUSIVE,
+        description="the ledger's customer id (its account scheme holds 1 … 89,999,999,999), so an "
+        "approved decision can always open its facility",
+    )
     application_date: StrictDate = Field(
         description=f"a trading day; only data strictly before it is used; {_RANGE}"
     )

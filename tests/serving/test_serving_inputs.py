@@ -95,3 +95,19 @@ def test_batch_validates_every_item_before_writing_and_reports_each(live: Any, b
         "/v1/decisions/batch", json={"applications": items}, headers=live.key("onboarding")
     )
     assert [r["status"] for r in again.json()["results"]] == [200, 422, 200]
+
+
+@pytest.mark.parametrize("customer_id", [90_000_000_000, 2**63 - 1])
+def test_a_customer_id_the_ledger_cannot_hold_is_refused_before_deciding(
+    live: Any, body: dict[str, Any], customer_id: int
+) -> None:
+    """Id ranges agree between the decision and the ledger: the margin id scheme holds customer
+    ids 1 … 89,999,999,999 (margin.chart), so a decision for a larger id could never open a
+    facility; it is a 422 naming customer_id, and nothing is journalled."""
+    body["customer_id"] = customer_id
+    response = _post(live, body)
+    assert response.status_code == 422, response.text
+    assert "customer_id" in _fields(response)
+    assert live.app.state.services.pii.get(body["application_id"]) is None
+    body["customer_id"] = 89_999_999_999  # the largest id the ledger holds is accepted
+    assert _post(live, body).status_code == 201
