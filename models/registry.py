@@ -78,9 +78,12 @@ def use_tracking(tracking_uri: str | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = get_settings().artifacts_dir.resolve()
-        artifacts.mkdir(parents=True, exist_ok=True)
-        mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+        if uri.startswith(("http://", "https://")):  # a tracking server keeps (or proxies) artefacts
+            mlflow.create_experiment(EXPERIMENT)
+        else:
+            artifacts = get_settings().artifacts_dir.resolve()
+            artifacts.mkdir(parents=True, exist_ok=True)
+            mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
     mlflow.set_experiment(EXPERIMENT)
     return uri
 

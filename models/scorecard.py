@@ -35,6 +35,29 @@ class _DropHighsImportWarning(logging.Filter):
 logging.getLogger("__cvxpy__").addFilter(_DropHighsImportWarning())
 
 
+class SignedLogisticRegression(LogisticRegression):
+    """Logistic regression on WoE columns whose weights are never positive.
+
+    optbinning's WoE rises with a bin's share of goods, so a column's weight on the bad
+    log-odds must be <= 0; a positive one (collinear columns: on the generated population
+    ``inquiries_6m``, ``thin_file``, ``turnover_12m_to_assets``) makes the PD fall where that
+    feature's bad rate rises. Such columns are zeroed and the rest refitted, repeatedly,
+    which is what a scorecard analyst does by hand; a zeroed column's weight is exactly 0.
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SignedLogisticRegression:
+        matrix = np.asarray(X, dtype=np.float64)
+        keep = np.ones(matrix.shape[1], dtype=bool)
+        for _ in range(matrix.shape[1] + 1):
+            super().fit(np.where(keep, matrix, 0.0), y, sample_weight=sample_weight)
+            wrong = keep & (self.coef_.ravel() > 0.0)
+            if not wrong.any():
+                break
+            keep &= ~wrong
+        self.coef_[:, ~keep] = 0.0
+        return self
+
+
 class WoEScorecard(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
@@ -90,7 +113,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         )
         self.scorecard_ = Scorecard(
             binning_process=binning,
-            estimator=LogisticRegression(C=self.C, max_iter=2000),
+            estimator=SignedLogisticRegression(C=self.C, max_iter=2000),
             scaling_method="pdo_odds",
             scaling_method_params={
                 "pdo": self.pdo,
