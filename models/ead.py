@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from creditdesk.errors import InputError
 from models.master_scale import DEFAULT_GRADE
@@ -69,6 +70,18 @@ def realised_ccf(drawn_at_reference: ArrayLike, limit: ArrayLike, ead: ArrayLike
     return np.clip(ccf, 0.0, 1.0)
 
 
+def _grade_column(grades: ArrayLike) -> NDArray[np.float64]:
+    """Grades as one column: a 1-d array or an (n, 1) matrix; dense, real, finite, non-empty."""
+    arr = check_array(grades, ensure_2d=False, dtype=np.float64, input_name="X")
+    if arr.ndim == 2:
+        if arr.shape[1] != 1:
+            raise InputError(f"X is one column of grades 1..11, got {arr.shape[1]} columns", field="grade")
+        arr = arr[:, 0]
+    if np.any(arr != np.floor(arr)):
+        raise InputError("grades must be integers 1..11", field="grade")
+    return arr
+
+
 class CCFByGrade(RegressorMixin, BaseEstimator):
     """Mean CCF per grade (1..11), shrunk towards the pooled mean with weight k / (n + k).
 
@@ -79,9 +92,12 @@ class CCFByGrade(RegressorMixin, BaseEstimator):
     def __init__(self, *, shrinkage: float = 20.0) -> None:
         self.shrinkage = shrinkage
 
-    def fit(self, grades: ArrayLike, ccf: ArrayLike, sample_weight: ArrayLike | None = None) -> CCFByGrade:
-        g = np.asarray(grades).ravel()
-        c = np.asarray(ccf, dtype=np.float64).ravel()
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> CCFByGrade:
+        """``X``: each row's grade (1..11; a 1-d array or one column); ``y``: its CCF (NaN: skipped)."""
+        if y is None:
+            raise InputError("CCFByGrade requires y to be passed, but the target y is None", field="ccf")
+        g = _grade_column(X)
+        c = column_or_1d(check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan"))
         w = np.ones_like(c) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
         if g.shape != c.shape or g.size == 0 or w.shape != c.shape:
             raise InputError("grades, ccf and weights must be non-empty and of equal length", field="ccf")
@@ -101,6 +117,7 @@ class CCFByGrade(RegressorMixin, BaseEstimator):
         sums = np.bincount(g, weights=w * c, minlength=DEFAULT_GRADE + 1)[1:]
         pooled = float(np.sum(w * c) / np.sum(w))
         k = self.shrinkage
+        self.n_features_in_ = 1
         self.pooled_ccf_ = pooled
         self.counts_ = counts.astype(np.int64)
         denom = weights + k
@@ -108,8 +125,10 @@ class CCFByGrade(RegressorMixin, BaseEstimator):
         self.ccf_by_grade_ = shrunk  # a grade never seen (and k = 0): the pooled mean
         return self
 
-    def predict(self, grades: ArrayLike) -> NDArray[np.float64]:
-        g = np.asarray(grades).astype(np.int64)
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The CCF of each row's grade (``X``: grades 1..11, a 1-d array or one column)."""
+        check_is_fitted(self)
+        g = _grade_column(X).astype(np.int64)
         if np.any((g < 1) | (g > DEFAULT_GRADE)):
             raise InputError("grades must be integers 1..11", field="grade")
         return np.asarray(self.ccf_by_grade_[g - 1], dtype=np.float64)

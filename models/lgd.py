@@ -17,9 +17,11 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils import Tags
 
 from creditdesk.errors import InputError
 from models.encoding import FrameEncoder
+from models.inputs import fit_frame, predict_frame
 from models.threads import TRAIN_THREADS
 
 LOSS_THRESHOLD = 1e-6
@@ -161,12 +163,18 @@ class TwoStageLGD(RegressorMixin, BaseEstimator):
             "verbose": -1,
         }
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # LightGBM sends NaN down each split's learned branch
+        return tags
+
     def fit(self, X: pd.DataFrame, y: ArrayLike) -> TwoStageLGD:
-        y_arr = _shares(y)
-        if len(X) != y_arr.size:
-            raise InputError(f"X has {len(X)} rows but lgd has {y_arr.size}", field="lgd")
-        self.encoder_ = FrameEncoder.fit(X, self.categorical)
-        matrix = self.encoder_.transform(X)
+        frame, y_raw = fit_frame(self, X, y, y_numeric=True)
+        if len(frame) < 2:
+            raise InputError(f"n_samples={len(frame)}: the two stages need at least 2 rows", field="lgd")
+        y_arr = _shares(y_raw)
+        self.encoder_ = FrameEncoder.fit(frame, self.categorical)
+        matrix = self.encoder_.transform(frame)
         cat_idx: Any = self.encoder_.categorical_indices or "auto"
         has_loss = (y_arr > LOSS_THRESHOLD).astype(np.float64)
         self.p_loss_constant_: float | None = None
@@ -189,4 +197,5 @@ class TwoStageLGD(RegressorMixin, BaseEstimator):
         return two_stage_predict(matrix, self.severity_booster_, self.loss_booster_, self.p_loss_constant_)
 
     def predict(self, X: pd.DataFrame) -> NDArray[np.float64]:
-        return self.predict_from_matrix(self.encoder_.transform(X))
+        frame = predict_frame(self, X)  # first: raises NotFittedError before encoder_ is read
+        return self.predict_from_matrix(self.encoder_.transform(frame))

@@ -21,10 +21,13 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from creditdesk.errors import InputError
 from models.calibration import choose_calibration
 from models.encoding import FrameEncoder
+from models.inputs import fit_frame, predict_frame
 from models.threads import TRAIN_THREADS
 
 
@@ -38,6 +41,12 @@ def _as_frame(X: Any) -> pd.DataFrame:
 
 
 def _binary(y: ArrayLike) -> NDArray[np.float64]:
+    check_classification_targets(y)  # a continuous target: "Unknown label type", as sklearn says
+    kind = type_of_target(y, input_name="y")
+    if kind != "binary":
+        raise InputError(
+            f"Only binary classification is supported (0 good, 1 bad); the target is {kind}", field="y"
+        )
     arr = np.asarray(y, dtype=np.float64).ravel()
     if not np.all((arr == 0) | (arr == 1)):
         raise InputError("target must be 0 (good) or 1 (bad)", field="y")
@@ -150,15 +159,11 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
     # ---- fit --------------------------------------------------------------------------------
     def _prepare(self, X: Any, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Learn the encoder and the LightGBM parameters; return the float matrix and the target."""
-        frame = _as_frame(X)
-        y_arr = _binary(y)
-        if len(frame) != y_arr.size:
-            raise InputError(f"X has {len(frame)} rows but y has {y_arr.size}", field="y")
+        frame, y_raw = fit_frame(self, X, y, y_numeric=False)
+        y_arr = _binary(y_raw)
         self.encoder_ = FrameEncoder.fit(frame, self.categorical)
         names = self.encoder_.feature_names
         self.params_ = self.lgb_params(names, set(self.encoder_.categories))
-        self.feature_names_in_ = np.asarray(names, dtype=object)
-        self.n_features_in_ = len(names)
         self.classes_ = np.array([0, 1])
         self.monotone_constraints_ = list(self.params_.get("monotone_constraints", [0] * len(names)))
         return self.encoder_.transform(frame), y_arr
@@ -272,18 +277,26 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
         return self
 
     # ---- predict ----------------------------------------------------------------------------
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # LightGBM sends NaN down each split's learned branch
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = False  # a PD: default (1) or not (0)
+        return tags
+
     def _matrix(self, X: Any) -> NDArray[np.float64]:
-        if not hasattr(self, "booster_"):
-            raise RuntimeError("LightGBMPD is not fitted")
-        return self.encoder_.transform(_as_frame(X))
+        frame = predict_frame(self, X)  # first: raises NotFittedError before encoder_ is read
+        return self.encoder_.transform(frame)
 
     def decision_function(self, X: Any) -> NDArray[np.float64]:
         """Raw margin (log-odds before calibration): what ranks applicants."""
-        return np.asarray(self.booster_.predict(self._matrix(X), raw_score=True))
+        matrix = self._matrix(X)  # first: raises NotFittedError before booster_ is read
+        return np.asarray(self.booster_.predict(matrix, raw_score=True))
 
     def predict_pd(self, X: Any) -> NDArray[np.float64]:
         """Calibrated 12-month PD."""
-        return self.calibration_.apply(self.decision_function(X))
+        margin = self.decision_function(X)  # first: raises NotFittedError before calibration_ is read
+        return self.calibration_.apply(margin)
 
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
         pd_ = self.predict_pd(X)
@@ -294,7 +307,8 @@ class LightGBMPD(ClassifierMixin, BaseEstimator):
 
     def contributions(self, X: Any) -> NDArray[np.float64]:
         """TreeSHAP contributions on the log-odds scale; last column is the expected value."""
-        return np.asarray(self.booster_.predict(self._matrix(X), pred_contrib=True))
+        matrix = self._matrix(X)
+        return np.asarray(self.booster_.predict(matrix, pred_contrib=True))
 
     def feature_importance(self) -> pd.DataFrame:
         gain = self.booster_.feature_importance(importance_type="gain")
