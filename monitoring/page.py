@@ -244,6 +244,105 @@ def _mapping_section(section_id: str, title: str, data: Mapping[str, Any] | None
     return "".join(parts)
 
 
+BOOK_SECTION_TITLES: dict[str, str] = {
+    "vintages": "Vintage curves",
+    "book": "The living book: book and margin",
+    "market-risk": "Market risk of the book: VaR, ES, backtest, stress",
+    "provisions": "Provisions by stage",
+    "line-review": "Line review",
+    "matured-performance": "Model performance on matured vintages",
+    "champion-challenger": "Champion and challenger",
+}
+
+
+def _section(section_id: str, body: str) -> str:
+    return f'<section id="{section_id}"><h2>{_e(BOOK_SECTION_TITLES[section_id])}</h2>{body}</section>'
+
+
+def _figures(values: Mapping[str, Any]) -> str:
+    frame = pd.DataFrame([{"figure": k.replace("_", " "), "value": v} for k, v in values.items()])
+    return table_html(frame) if len(frame) else ""
+
+
+def _vintage_section(vintages: Mapping[str, list[float]], as_of: str) -> str:
+    rows = [
+        {"cohort": c, "months observed": len(v), "cumulative default rate": v[-1] if v else None}
+        for c, v in sorted(vintages.items())
+    ]
+    note = (
+        f'<p class="note">Share of each origination cohort defaulted within n months on book, read from '
+        f"the ledger's default marks, observed to {_e(as_of)}.</p>"
+    )
+    return _section("vintages", note + plots.vintage_chart(dict(vintages)) + table_html(pd.DataFrame(rows)))
+
+
+def _book_section(book: Mapping[str, Any]) -> str:
+    figures = {
+        **{f"decisions: {k}": v for k, v in sorted(book.get("decisions", {}).items())},
+        **{f"lines: {k}": v for k, v in sorted(book.get("lines", {}).items())},
+        **book.get("totals", {}),
+        "defaults (ledger)": book.get("defaults_from_ledger"),
+        "loss_minor": book.get("loss_minor"),
+        "recovery_minor": book.get("recovery_minor"),
+    }
+    by_month = list(book.get("by_month", []))
+    return _section(
+        "book", _figures(figures) + plots.book_activity_chart(by_month) + table_html(pd.DataFrame(by_month))
+    )
+
+
+def _risk_section(risk: Mapping[str, Any]) -> str:
+    if "note" in risk:
+        return _section("market-risk", f'<p class="note">{_e(risk["note"])}</p>')
+    head = {k: risk[k] for k in ("positions_value_minor", "var99_minor", "es975_minor")}
+    backtest = {f"backtest {k}": v for k, v in risk["backtest"].items()}
+    return _section(
+        "market-risk",
+        _figures({**head, **backtest})
+        + "<h3>Stress scenarios (latest)</h3>"
+        + table_html(pd.DataFrame(risk["stress"])),
+    )
+
+
+def _review_section(review: Mapping[str, Any]) -> str:
+    actions = {f"{k} ({review.get('month_end')})": v for k, v in sorted(review.get("actions", {}).items())}
+    warn = pd.DataFrame(review.get("early_warning", []))
+    body = _figures(actions) + "<h3>Early-warning list</h3>"
+    body += table_html(warn) if len(warn) else '<p class="note">No line on the early-warning list.</p>'
+    return _section("line-review", body)
+
+
+def _matured_section(perf: Mapping[str, Any]) -> str:
+    head = {k: v for k, v in perf.items() if k not in ("by_grade",)}
+    return _section(
+        "matured-performance", _figures(head) + table_html(pd.DataFrame(perf.get("by_grade", [])))
+    )
+
+
+def _challenger_section(cmp: Mapping[str, Any] | None) -> str:
+    if not cmp:
+        return _section("champion-challenger", '<p class="note">No challenger was compared.</p>')
+    rows = [{"model": m, **cmp[m]} for m in ("champion", "challenger")]
+    head = {k: v for k, v in cmp.items() if k not in ("champion", "challenger")}
+    return _section("champion-challenger", _figures(head) + table_html(pd.DataFrame(rows)))
+
+
+def book_sections(book: Mapping[str, Any] | None) -> str:
+    """The living book's sections (``pipelines.book_report.book_figures``), or nothing."""
+    if not book:
+        return ""
+    stages = pd.DataFrame(book["provisions"]["by_stage"])
+    return (
+        _vintage_section(book["vintages"], str(book.get("as_of")))
+        + _book_section(book["book"])
+        + _risk_section(book["book"]["market_risk"])
+        + _section("provisions", table_html(stages))
+        + _review_section(book["line_review"])
+        + _matured_section(book["matured_performance"])
+        + _challenger_section(book.get("champion_vs_challenger"))
+    )
+
+
 def render_index(
     report: CommitteeReport,
     reference_scores: np.ndarray,
@@ -282,5 +381,6 @@ def render_index(
             report.risk_controls,
             "No risk events, reviews or refusals in the books: regime timeline and controls not reported.",
         )
+        + book_sections(report.book)
         + "</main></body></html>"
     )

@@ -131,3 +131,46 @@ def cohort_auc_chart(table: pd.DataFrame, reference_auc: float | None) -> str:
     ax.set_ylabel("AUC")
     ax.set_title("AUC by application cohort")
     return _img(fig, "AUC by application cohort")
+
+
+def vintage_chart(vintages: dict[str, list[float]]) -> str:
+    """Cumulative default rate by months on book, one line per origination cohort."""
+    shown = {c: v for c, v in vintages.items() if v}
+    if not shown:
+        return ""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    for cohort, rates in sorted(shown.items()):
+        ax.plot(
+            np.arange(1, len(rates) + 1),
+            100 * np.asarray(rates, dtype=float),
+            "-o",
+            markersize=2.5,
+            label=cohort,
+        )
+    ax.set_xlabel("months on book")
+    ax.set_ylabel("cumulative default rate, %")
+    ax.set_title("Vintage curves (defaults read from the ledger)")
+    ax.legend(ncol=4, fontsize=7)
+    return _img(fig, "Vintage curves")
+
+
+def book_activity_chart(by_month: list[dict[str, Any]]) -> str:
+    """Margin calls, liquidations, shortfalls and defaults per month of the book."""
+    if not by_month:
+        return ""
+    plt = _pyplot()
+    frame = pd.DataFrame(by_month)
+    fig, ax = plt.subplots(figsize=(7.0, 3.0))
+    x = np.arange(len(frame))
+    kinds = ("calls_issued", "liquidations", "shortfalls", "defaults")
+    for k, kind in enumerate(kinds):
+        ax.bar(
+            x + (k - 1.5) * 0.2, frame[kind].to_numpy(dtype=float), width=0.2, label=kind.replace("_", " ")
+        )
+    step = max(1, len(frame) // 12)
+    ax.set_xticks(x[::step], list(frame["month"].astype(str))[::step], rotation=45, ha="right")
+    ax.set_ylabel("count")
+    ax.set_title("Book and margin activity by month")
+    ax.legend(fontsize=7)
+    return _img(fig, "Book and margin activity by month")

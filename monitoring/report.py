@@ -66,6 +66,7 @@ class CommitteeReport:
     portfolio: dict[str, Any] | None = None
     ledger: dict[str, Any] | None = None
     risk_controls: dict[str, Any] | None = None
+    book: dict[str, Any] | None = None  # the living book's sections (``pipelines.book_report``)
     drift_detail: dict[str, Any] | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
@@ -256,7 +257,17 @@ def summary(report: CommitteeReport) -> dict[str, Any]:
         for row in report.features.table.itertuples()
     }
     score_row = report.score.table.iloc[0]
+    book_keys = (
+        "vintages",
+        "book",
+        "provisions",
+        "line_review",
+        "matured_performance",
+        "champion_vs_challenger",
+    )
+    book = {k: json_safe(report.book.get(k)) for k in book_keys if k in report.book} if report.book else {}
     return {
+        **book,
         "generated_at": report.generated_at,
         "overall": report.overall,
         "inputs": report.inputs,

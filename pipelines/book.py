@@ -103,6 +103,7 @@ class Book:
     instruments: Any
     run_key: str
     identity: dict[str, Any]
+    buy_checks: tuple[Any, ...] = ()
     clock: BookClock = field(default_factory=BookClock)
 
 
@@ -145,6 +146,8 @@ def load_book(config: BookConfig) -> Book:
     from creditdesk.settings import get_settings
     from features.builders import InstrumentIndex
     from ledger.storage import make_engine
+    from margin.checks import DEFAULT_BUY_CHECKS
+    from margin.risk_checks import risk_buy_checks
     from margin.storage import migrate
     from pricing.policy import load_policy
 
@@ -193,6 +196,7 @@ def load_book(config: BookConfig) -> Book:
         instruments=InstrumentIndex.from_frame(tables["instruments"]),
         run_key=hashlib.sha256(key_src.encode()).hexdigest(),
         identity=identity,
+        buy_checks=(*DEFAULT_BUY_CHECKS, *risk_buy_checks()),
     )
 
 
@@ -303,7 +307,7 @@ def summarise(book: Book, window: np.ndarray, ran: int) -> dict[str, Any]:
             int(np.datetime64(pd.Timestamp(str(last.day)), "ns").astype(np.int64)) + NS_PER_DAY if last else 0
         )
         labels = labels_from_books(read_credit_transfers(conn), read_facilities(conn), as_of_ns)
-        review = _latest_review(conn)
+        review = latest_review(conn)
     provisions = json.loads(last.summary) if last else {}
     as_of = pd.Timestamp(str(last.day)) if last else pd.Timestamp(book.config.start)
     return {
@@ -324,7 +328,7 @@ def summarise(book: Book, window: np.ndarray, ran: int) -> dict[str, Any]:
     }
 
 
-def _latest_review(conn: Connection) -> dict[str, Any]:
+def latest_review(conn: Connection) -> dict[str, Any]:
     """The latest month's review: actions counted, and the early-warning list with reasons."""
     last = conn.execute(select(func.max(book_reviews.c.month_end))).scalar()
     if last is None:
@@ -347,4 +351,14 @@ def _latest_review(conn: Connection) -> dict[str, Any]:
     return {"month_end": int(last), "actions": dict(Counter(r.action for r in rows)), "early_warning": warn}
 
 
-__all__ = ["Book", "BookClock", "BookConfig", "load_book", "run_book", "run_day", "summarise", "yyyymmdd"]
+__all__ = [
+    "Book",
+    "BookClock",
+    "BookConfig",
+    "latest_review",
+    "load_book",
+    "run_book",
+    "run_day",
+    "summarise",
+    "yyyymmdd",
+]

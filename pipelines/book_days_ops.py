@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,12 @@ CURE_SHARE_PER_DAY = 0.05  # of the call-meeting probability: chance to cure a s
 
 @dataclass
 class DayContext:
+    """One business day's handles: the book, the day's transaction, its desk and random stream.
+
+    The desk is made once per day (its buy checks once per run, ``Book.buy_checks``): a desk
+    per operation would re-read the risk-controls policy every time. ``lines`` reads the book's
+    line rows once per status set and re-reads only after a line was changed that day."""
+
     book: Any  # pipelines.book.Book
     conn: Connection
     day_engine: Engine
@@ -49,21 +55,25 @@ class DayContext:
     index: int
     rng: np.random.Generator
     counts: Counter[str]
+    desk: MarginDesk = field(init=False)
+    _cache: dict[tuple[str, ...], list[Any]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.desk = MarginDesk(self.day_engine, self.book.clock, self.book.buy_checks)
 
     @property
     def ymd(self) -> int:
         return yyyymmdd(self.day)
 
-    @property
-    def desk(self) -> MarginDesk:
-        return MarginDesk(self.day_engine, self.book.clock)
-
     def lines(self, *statuses: str) -> list[Any]:
-        q = select(book_lines).where(book_lines.c.status.in_(statuses)).order_by(book_lines.c.customer_id)
-        return list(self.conn.execute(q))
+        if statuses not in self._cache:
+            q = select(book_lines).where(book_lines.c.status.in_(statuses)).order_by(book_lines.c.customer_id)
+            self._cache[statuses] = list(self.conn.execute(q))
+        return self._cache[statuses]
 
     def set_line(self, customer_id: int, **values: Any) -> None:
         self.conn.execute(update(book_lines).where(book_lines.c.customer_id == customer_id).values(**values))
+        self._cache.clear()
 
     def post(self, transfers: list[Any], customers: list[int]) -> None:
         if transfers:
@@ -76,6 +86,41 @@ class DayContext:
         """(cash, loan, accrued interest) of the customer, from the ledger."""
         view = self.desk.margin(customer_id)
         return view.cash_minor, view.loan_minor, view.accrued_interest_minor
+
+    def positions(self, customer_ids: list[int]) -> dict[int, dict[int, int]]:
+        """Shares held per instrument for each customer, from one scan of the ledger's balances."""
+        from margin.book import load_book
+        from margin.repository import run_margin
+
+        state = run_margin(self.day_engine, load_book)
+        rows = state.index_of(np.asarray(customer_ids, dtype=np.int64))
+        wanted = np.isin(state.pos_account, rows[rows >= 0])
+        out: dict[int, dict[int, int]] = {int(c): {} for c in customer_ids}
+        for acc, iid, qty in zip(
+            state.pos_account[wanted],
+            state.pos_instrument_id[wanted],
+            state.pos_quantity[wanted],
+            strict=True,
+        ):
+            out[int(state.customer_ids[acc])][int(iid)] = int(qty)
+        return out
+
+    def book_state(self, customer_ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cash, debt = loan + interest, market value at the last marks) per customer, minor
+        units, in one scan of the ledger (``margin.book.load_book``); zeros for a closed facility."""
+        from margin.book import load_book
+        from margin.repository import run_margin
+
+        state = run_margin(self.day_engine, load_book)
+        ids = np.asarray(customer_ids, dtype=np.int64)
+        at = state.index_of(ids)
+        value = np.zeros(len(state.customer_ids))
+        np.add.at(value, state.pos_account, state.pos_quantity * state.prices[state.pos_instrument])
+        found = at >= 0
+        out = [np.zeros(len(ids)) for _ in range(3)]
+        for col, src in zip(out, (state.cash, state.debt, value), strict=True):
+            col[found] = src[at[found]]
+        return out[0], out[1], out[2]
 
 
 def decide_month(ctx: DayContext) -> None:
@@ -127,6 +172,7 @@ def _line_row(row: Any, t: Any, app_day: int) -> dict[str, Any]:
         "leverage_bps": min(max(round((1.0 + float(row.max_leverage)) * 10_000), 10_000), 100_000),
         "rate_bps": 0,
         "resets_done": 0,
+        "next_reset_day": 0,  # set at opening
         "deposit_minor": int(t.deposit_minor),
         "draw_share": float(t.draw_share),
         "trade_prob": float(t.trade_prob),
@@ -166,7 +212,8 @@ def open_due(ctx: DayContext) -> None:
         desk = ctx.desk
         desk.open_facility(line.customer_id, line.decision_id, line.limit_minor, rate, line.leverage_bps)
         desk.deposit(line.customer_id, f"open-{line.application_id}", line.deposit_minor)
-        ctx.set_line(line.customer_id, status="open", rate_bps=rate)
+        nxt = next_reset_ymd(line.application_day, 0, book.config.terms.reprice_every_months)
+        ctx.set_line(line.customer_id, status="open", rate_bps=rate, next_reset_day=nxt)
         ctx.counts["opened"] += 1
         # cn initial margin on index constituents (conversion 70 %) caps a first draw near 0.7 × cash
         draw = int(line.draw_share * min(line.limit_minor, 0.7 * line.deposit_minor))
@@ -238,27 +285,35 @@ def collections(ctx: DayContext) -> None:
 
 
 def credit_events(ctx: DayContext) -> None:
-    """A customer stops paying: daily hazard = PD / 252, raised after a market fall."""
+    """A customer stops paying: daily hazard = PD / 252, raised after a market fall (one draw
+    per open line, in customer order, as one vector)."""
     uplift = float(np.exp(CRASH_SENSITIVITY * ctx.book.prices.market_fall(ctx.index)))
     uplift *= ctx.book.config.credit_event_multiplier
-    for line in ctx.lines("open"):
-        if ctx.rng.random() >= line.pd_12m / 252 * uplift:
-            continue
+    rows = ctx.lines("open")
+    u = ctx.rng.random(len(rows))
+    hazard = np.array([r.pd_12m for r in rows], dtype=np.float64) / 252 * uplift
+    for k in np.flatnonzero(u < hazard):
+        line = rows[k]
         _cash, loan, accrued = ctx.debt(line.customer_id)
         if loan + accrued > 0:
             _default(ctx, line, CREDIT_EVENT)
 
 
 def trade(ctx: DayContext) -> None:
-    """About 1 % of accounts trade on a day: sell part of a holding, or buy a basket name."""
+    """About 1 % of accounts trade on a day: sell part of a holding, or buy a basket name.
+    The draws are one (lines × 3) block in customer order; only the traders touch the desk."""
     prices = ctx.book.prices.price_minor(ctx.index)
-    for line in ctx.lines("open"):
-        u, side, size = ctx.rng.random(), ctx.rng.random(), ctx.rng.uniform(0.2, 1.0)
-        if u >= line.trade_prob:
-            continue
+    rows = ctx.lines("open")
+    draws = ctx.rng.random((len(rows), 3))
+    trade_prob = np.array([r.trade_prob for r in rows], dtype=np.float64)
+    traders = np.flatnonzero(draws[:, 0] < trade_prob)
+    sellers = [rows[k].customer_id for k in traders if draws[k, 1] < 0.5]
+    holdings = ctx.positions(sellers) if sellers else {}  # one scan, not a margin view per seller
+    for k in traders:
+        line, side, size = rows[k], draws[k, 1], 0.2 + 0.8 * draws[k, 2]
         cid = line.customer_id
-        held = ctx.desk.margin(cid).positions
-        if side < 0.5 and held:
+        held = holdings.get(cid, {}) if side < 0.5 else {}
+        if held:
             iid = sorted(held)[int(size * 10) % len(held)]
             qty = max(int(held[iid] * size), 1)
             ok = ctx.desk.sell(cid, f"t{ctx.ymd}", iid, qty, prices[iid]).ok
@@ -322,20 +377,29 @@ def recoveries(ctx: DayContext) -> None:
             ctx.counts["recovered_minor"] += int(line.recovery_minor)
 
 
+def next_reset_ymd(application_day: int, resets_done: int, every_months: int) -> int:
+    """The line's next repricing day (yyyymmdd): reset k = resets_done + 1 after opening."""
+    opened = np.datetime64(pd.Timestamp(str(application_day)).date(), "D")
+    return yyyymmdd(repricing_day([opened], resets_done + 1, every_months)[0])
+
+
 def accrue(ctx: DayContext, prev: np.datetime64) -> None:
-    """Every calendar day since the last business day: reprice what is due, then accrue."""
+    """Every calendar day since the last business day: reprice the lines due (each line keeps
+    its next reset day, so only those are touched), then accrue the whole book."""
     book = ctx.book
+    terms = book.config.terms
     day = prev + 1
     while day <= ctx.day:
-        for line in ctx.lines("open", "collection"):
-            opened = np.datetime64(pd.Timestamp(str(line.application_day)).date(), "D")
-            reset = repricing_day([opened], line.resets_done + 1, book.config.terms.reprice_every_months)[0]
-            if reset > day:
-                continue
-            base = int(book.series.rate_in_force([reset])[0])
-            target = base + int(book.config.terms.spread_bps([line.grade])[0])
-            rate = int(reprice([line.rate_bps], [target], book.config.terms)[0])
-            ctx.set_line(line.customer_id, rate_bps=rate, resets_done=line.resets_done + 1)
+        ymd = yyyymmdd(day)
+        rows = ctx.lines("open", "collection")
+        due = np.flatnonzero(np.array([r.next_reset_day for r in rows], dtype=np.int64) <= ymd)
+        for line in [rows[k] for k in due]:
+            reset = np.datetime64(pd.Timestamp(str(line.next_reset_day)).date(), "D")
+            target = int(book.series.rate_in_force([reset])[0]) + int(terms.spread_bps([line.grade])[0])
+            rate = int(reprice([line.rate_bps], [target], terms)[0])
+            done = line.resets_done + 1
+            nxt = next_reset_ymd(line.application_day, done, terms.reprice_every_months)
+            ctx.set_line(line.customer_id, rate_bps=rate, resets_done=done, next_reset_day=nxt)
             ctx.conn.execute(
                 update(facilities)
                 .where(facilities.c.customer_id == line.customer_id)
@@ -355,7 +419,7 @@ def provision(ctx: DayContext, pd_now_by_customer: dict[int, float]) -> None:
     if not rows:
         return
     cids = [r.customer_id for r in rows]
-    drawn = np.array([sum(ctx.debt(c)[1:]) for c in cids], dtype=np.int64)
+    drawn = np.rint(ctx.book_state(cids)[1]).astype(np.int64)
     watch = np.array(
         [bool(r.last_call_day) and _days_between(r.last_call_day, ctx.ymd) <= CALL_MEMORY_DAYS for r in rows]
     )

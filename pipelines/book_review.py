@@ -58,14 +58,14 @@ def rescore(ctx: Any, rows: list[Any]) -> np.ndarray:
     book = ctx.book
     as_of = pd.Timestamp(str(ctx.day)[:10]) + pd.Timedelta(days=1)  # features strictly before it
     cids = [r.customer_id for r in rows]
-    views = [ctx.desk.margin(c) for c in cids]
+    cash, _debt, value = ctx.book_state(cids)
     apps = pd.DataFrame(
         {
             "application_id": [r.application_id for r in rows],
             "customer_id": cids,
             "application_date": as_of,
             "requested_line_minor": [r.limit_minor for r in rows],
-            "platform_assets_minor": [max(v.cash_minor + v.market_value_minor, 1) for v in views],
+            "platform_assets_minor": np.maximum(np.rint(cash + value), 1).astype(np.int64),
         }
     )
     history = book.tables["trades"]
@@ -88,7 +88,7 @@ def review(ctx: Any) -> dict[int, float]:
     if not rows:
         return {}
     pd_now = rescore(ctx, rows)
-    loans = [ctx.debt(r.customer_id)[1] for r in rows]
+    loans = np.rint(ctx.book_state([r.customer_id for r in rows])[1]).astype(np.int64)
     policy = ctx.book.policy
     out = review_lines(
         limit_minor=[r.limit_minor for r in rows],

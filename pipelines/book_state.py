@@ -72,6 +72,7 @@ book_lines = Table(
     Column("leverage_bps", Integer, nullable=False),
     Column("rate_bps", Integer, nullable=False),
     Column("resets_done", Integer, nullable=False),
+    Column("next_reset_day", Integer, nullable=False),  # yyyymmdd of the next repricing
     Column("deposit_minor", BigInteger, nullable=False),
     Column("draw_share", Float, nullable=False),
     Column("trade_prob", Float, nullable=False),

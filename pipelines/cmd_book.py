@@ -16,11 +16,11 @@ app = typer.Typer(
 )
 
 
-def _day(value: str) -> dt.date:
+def _day(value: str, option: str = "from") -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise InputError(f"--from must be a date YYYY-MM-DD, got {value!r}", field="from") from exc
+        raise InputError(f"--{option} must be a date YYYY-MM-DD, got {value!r}", field=option) from exc
 
 
 @app.command("run")
@@ -70,4 +70,58 @@ def run(
         f" committed"
         f" ({summary['days_run_now']} now); lines {summary['lines']}; defaults {summary['defaults']},"
         f" loss {summary['loss_minor']:,} minor"
+    )
+
+
+@app.command("dataset")
+def dataset(
+    features: Annotated[Path, typer.Option(help="a `creditdesk features` folder (features + labels)")],
+    observed_by: Annotated[str, typer.Option(help="keep outcomes known by this date, YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option(help="output folder (a features-shaped training set)")],
+    from_book: Annotated[
+        str | None, typer.Option("--from-book", help="a book run's database URL: add its matured lines")
+    ] = None,
+) -> None:
+    """A time-true training set: outcomes observed by a date, plus the book's matured vintages."""
+    from pipelines.book_dataset import write_dataset
+
+    counts = write_dataset(features, out, _day(observed_by, "observed-by"), from_book)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" -> {out}")
+
+
+@app.command("export")
+def export(
+    db: Annotated[str, typer.Option(help="the book run's database URL")],
+    features: Annotated[Path, typer.Option(help="the population's `creditdesk features` folder")],
+    out: Annotated[Path, typer.Option(help="output folder: features.parquet + decisions.parquet")],
+) -> None:
+    """The book's decided applications as a monitoring set for `creditdesk report`."""
+    from pipelines.book_report import export_current
+
+    counts = export_current(db, features, out)
+    typer.echo(f"{counts['applications']:,} decisions ({counts['approved']:,} approved) -> {out}")
+
+
+@app.command("compare")
+def compare(
+    features: Annotated[Path, typer.Option(help="the population's `creditdesk features` folder")],
+    start: Annotated[str, typer.Option("--from", help="compare on applications from this date")],
+    out: Annotated[Path, typer.Option(help="JSON file for the comparison")],
+    champion: Annotated[
+        Path | None, typer.Option(help="the champion's train output folder; default: the registry's")
+    ] = None,
+    challenger: Annotated[
+        Path | None, typer.Option(help="the challenger's train output folder; default: the registry's")
+    ] = None,
+) -> None:
+    """Champion and challenger PD on the same later applications: AUC, Brier, mean PD."""
+    from pipelines.book_report import compare_models
+
+    result = compare_models(features, str(_day(start)), out, champion, challenger)
+    typer.echo(
+        f"{result['applications']:,} applications ({result['defaults']} defaults): "
+        + "; ".join(
+            f"{m} AUC {result[m]['auc']} Brier {result[m]['brier']}" for m in ("champion", "challenger")
+        )
+        + f" -> {out}"
     )

@@ -1,12 +1,20 @@
-"""``creditdesk demo``: the main job on embedded defaults, one stage after another.
+"""``creditdesk demo``: the loop closed, time-true, one stage after another.
 
-Each stage is a small function that calls the job a CLI command runs (``pipelines/*``) and
-prints that command first, so the demo has no second implementation of anything and any
-stage can be replayed by hand. The run stops at the first failing stage with its reason.
+Learn from the past, live through the market, learn from what the books saw: generate a
+population, keep the outcomes known by T0 (2019-07-01) and train and promote a champion on
+them; run the living book from T0 for 18 months over real prices (the 2020 crash inside it),
+deciding each month's applications with that champion; retrain a challenger on the same
+history plus the book's matured vintages (labels read from the ledger); compare the two on
+the same later applications; write the committee report for the book's last month.
+
+Each stage calls the job a CLI command runs (``pipelines/*``) and prints that command first,
+so the demo has no second implementation of anything and any stage can be replayed by
+hand. The run stops at the first failing stage with its reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import shlex
 import time
 from collections.abc import Callable
@@ -21,18 +29,23 @@ from creditdesk.errors import InputError
 
 app = typer.Typer()
 
+T0 = dt.date(2019, 7, 1)  # training cut: outcomes observed by this day
+BOOK_MONTHS = 18  # 2019-07 .. 2020-12: the 2020 crash and its aftermath
+COMPARE_FROM = dt.date(2020, 1, 1)  # later applications: after the challenger's newest book row
+MIN_CUSTOMERS = 5_000  # below this the history before T0 trains a degenerate PD (every applicant grade 10)
+TRAIN_BUDGET = ("--budget-trials", 5, "--budget-seconds", 20)
+
 
 @dataclass(frozen=True)
 class DemoRun:
-    """Where the demo writes, and its sizes: everything a stage needs."""
+    """Where the demo writes, and its sizes and dates: everything a stage needs."""
 
     root: Path
     customers: int
     seed: int
-
-    @property
-    def current_customers(self) -> int:
-        return max(1_000, self.customers // 4)
+    t0: dt.date = T0
+    months: int = BOOK_MONTHS
+    compare_from: dt.date = COMPARE_FROM
 
     @property
     def raw(self) -> Path:
@@ -43,20 +56,28 @@ class DemoRun:
         return self.root / "features"
 
     @property
-    def current_raw(self) -> Path:
-        return self.root / "current_raw"
+    def history(self) -> Path:
+        return self.root / "history"
 
     @property
-    def current_features(self) -> Path:
-        return self.root / "current_features"
+    def challenger_data(self) -> Path:
+        return self.root / "challenger_data"
 
     @property
-    def current_scores(self) -> Path:
-        return self.root / "current_scores.parquet"
+    def book_db(self) -> str:
+        return f"sqlite:///{self.root / 'book.db'}"
+
+    @property
+    def comparison(self) -> Path:
+        return self.root / "champion_vs_challenger.json"
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
 
     @property
     def decisions(self) -> Path:
-        return self.root / "decisions.parquet"
+        return self.current / "decisions.parquet"
 
     @property
     def report(self) -> Path:
@@ -67,23 +88,44 @@ def _command(*args: object) -> str:
     return "creditdesk " + " ".join(shlex.quote(str(a)) for a in args)
 
 
-def generate_training(run: DemoRun) -> None:
+def _budget() -> Any:
+    from models.selection import Budget
+
+    return Budget(trials=int(TRAIN_BUDGET[1]), seconds=float(TRAIN_BUDGET[3]))
+
+
+def generate_population(run: DemoRun) -> None:
     from pipelines.cmd_generate import echo_manifest, run_generate
 
     echo_manifest(run_generate(run.customers, run.seed, run.raw), run.raw)
 
 
-def build_training_features(run: DemoRun) -> None:
+def build_features(run: DemoRun) -> None:
     from pipelines.cmd_features import echo_report, run_features
 
     echo_report(run_features(run.raw, run.features))
 
 
-def train_models(run: DemoRun) -> None:
+def history_dataset(run: DemoRun) -> None:
+    from pipelines.book_dataset import write_dataset
+
+    print(f"  {write_dataset(run.features, run.history, run.t0)}")
+
+
+def challenger_dataset(run: DemoRun) -> None:
+    from pipelines.book_dataset import write_dataset
+
+    print(f"  {write_dataset(run.features, run.challenger_data, run.t0, run.book_db)}")
+
+
+def _train(folder: Path) -> None:
     from pipelines.training import from_features_dir, train
 
-    summary = train(from_features_dir(run.features), register=True)
-    print(f"  PD hold-out AUC {summary.get('auc')}; registered: {summary.get('registered') or 'nothing'}")
+    summary = train(from_features_dir(folder), register=True, budget=_budget())
+    print(
+        f"  PD out-of-time AUC {summary.get('auc')} on {summary.get('n_test')} rows;"
+        f" registered: {summary.get('registered') or 'nothing'}"
+    )
 
 
 def promote_champion(run: DemoRun) -> None:
@@ -98,44 +140,46 @@ def promote_champion(run: DemoRun) -> None:
         raise typer.Exit(1)
 
 
-def generate_current(run: DemoRun) -> None:
-    from pipelines.cmd_generate import echo_manifest, run_generate
+def run_the_book(run: DemoRun) -> None:
+    from pipelines.book import BookConfig, run_book
 
-    echo_manifest(run_generate(run.current_customers, run.seed + 1, run.current_raw), run.current_raw)
-
-
-def build_current_features(run: DemoRun) -> None:
-    from pipelines.cmd_features import echo_report, run_features
-
-    echo_report(run_features(run.current_raw, run.current_features))
-
-
-def score_current(run: DemoRun) -> None:
-    from pipelines.scoring import score_file
-
-    summary = score_file(run.current_features / "features.parquet", run.current_scores)
-    print(f"  scored {summary['rows']:,} rows (mean PD {summary['mean_pd']:.4f}) -> {run.current_scores}")
-
-
-def decide_current(run: DemoRun) -> dict[str, Any]:
-    from pipelines.cmd_pricing import echo_decisions, run_decide
-
-    summary = run_decide(
-        run.current_raw, run.current_features / "features.parquet", run.current_scores, run.decisions
+    config = BookConfig(
+        population=run.raw, start=run.t0, months=run.months, seed=run.seed, database_url=run.book_db
     )
-    echo_decisions(summary, run.decisions)
-    return summary
+    s = run_book(config)
+    print(
+        f"  {s['days_committed']}/{s['business_days']} business days; decisions {s['decisions']};"
+        f" lines {s['lines']}; defaults {s['defaults']}, loss {s['loss_minor']:,} minor"
+    )
+
+
+def compare(run: DemoRun) -> None:
+    from pipelines.book_report import compare_models
+
+    r = compare_models(run.features, str(run.compare_from), run.comparison)
+    print(
+        f"  {r['applications']:,} applications, {r['defaults']} defaults: "
+        + "; ".join(f"{m} AUC {r[m]['auc']} Brier {r[m]['brier']}" for m in ("champion", "challenger"))
+    )
+
+
+def export_current(run: DemoRun) -> None:
+    from pipelines.book_report import export_current as export
+
+    counts = export(run.book_db, run.features, run.current)
+    print(f"  {counts['applications']:,} decisions ({counts['approved']:,} approved) -> {run.current}")
 
 
 def write_report(run: DemoRun) -> None:
     from pipelines.cmd_monitoring import echo_outcome, run_report
+    from pipelines.reporting import BookInputs
 
-    # The decisions carry the scores plus each decision and its pricing: the portfolio section.
     outcome = run_report(
         "models:/creditdesk-pd@champion",
         run.report,
-        current=run.current_features,
+        current=run.current,
         current_scores=run.decisions,
+        book=BookInputs(run.book_db, run.raw, run.comparison),
     )
     echo_outcome(outcome)
 
@@ -144,82 +188,115 @@ Stage = tuple[str, str, Callable[[DemoRun], object]]  # what it does, the equiva
 
 
 def stages(run: DemoRun) -> list[Stage]:
-    """The demo's stages in order: learn from the training population, then decide a new one."""
-    return _training_stages(run) + _current_stages(run)
+    """The demo's stages in order: learn from the past, run the book, learn from the books."""
+    return _history_stages(run) + _book_stages(run)
 
 
-def _training_stages(run: DemoRun) -> list[Stage]:
+def _history_stages(run: DemoRun) -> list[Stage]:
     return [
         (
-            "generate the training population",
+            "generate the population (applications 2004-2020, real S&P 500 prices)",
             _command("generate", "--customers", run.customers, "--seed", run.seed, "--out", run.raw),
-            generate_training,
+            generate_population,
         ),
         (
             "validate raw tables, build point-in-time features, validate them",
             _command("features", "--raw", run.raw, "--out", run.features),
-            build_training_features,
+            build_features,
         ),
         (
-            "train PD (+ scorecard challenger), LGD and EAD; register as challenger",
-            _command("train", "--features", run.features),
-            train_models,
+            f"keep what was known on {run.t0}: applications whose 12-month outcome was observed by then",
+            _command(
+                "book", "dataset", "--features", run.features, "--observed-by", run.t0, "--out", run.history
+            ),
+            history_dataset,
         ),
-        ("promote the challenger to champion through the gate", _command("promote"), promote_champion),
+        (
+            "train PD (+ scorecard challenger), LGD and EAD on that history; register",
+            _command("train", "--features", run.history, *TRAIN_BUDGET),
+            lambda r: _train(r.history),
+        ),
+        ("promote it to champion through the gate", _command("promote"), promote_champion),
     ]
 
 
-def _current_stages(run: DemoRun) -> list[Stage]:
-    cur_features = run.current_features / "features.parquet"
+def _book_stages(run: DemoRun) -> list[Stage]:
+    db = run.book_db
     return [
         (
-            "generate this month's applications (a new population)",
+            f"run the living book from {run.t0} for {run.months} months: decide, open, trade, mark, accrue",
             _command(
-                "generate",
-                "--customers",
-                run.current_customers,
+                "book",
+                "run",
+                "--population",
+                run.raw,
+                "--from",
+                run.t0,
+                "--months",
+                run.months,
                 "--seed",
-                run.seed + 1,
-                "--out",
-                run.current_raw,
+                run.seed,
+                "--db",
+                db,
             ),
-            generate_current,
+            run_the_book,
         ),
         (
-            "build and validate their features",
-            _command("features", "--raw", run.current_raw, "--out", run.current_features),
-            build_current_features,
-        ),
-        (
-            "score the new applications with the champion",
-            _command("score", "--input", cur_features, "--output", run.current_scores),
-            score_current,
-        ),
-        (
-            "price and decide the new applications (the API's decide() over the batch)",
+            "the challenger's data: the same history plus the book's matured vintages (ledger labels)",
             _command(
-                "decide",
-                "--raw",
-                run.current_raw,
+                "book",
+                "dataset",
                 "--features",
-                cur_features,
-                "--scores",
-                run.current_scores,
+                run.features,
+                "--observed-by",
+                run.t0,
+                "--from-book",
+                db,
                 "--out",
-                run.decisions,
+                run.challenger_data,
             ),
-            decide_current,
+            challenger_dataset,
         ),
         (
-            "write the risk-committee report against the champion's training reference",
+            "train the challenger on it; register (not promoted)",
+            _command("train", "--features", run.challenger_data, *TRAIN_BUDGET),
+            lambda r: _train(r.challenger_data),
+        ),
+        (
+            f"compare champion and challenger on the same later applications (from {run.compare_from})",
+            _command(
+                "book",
+                "compare",
+                "--features",
+                run.features,
+                "--from",
+                run.compare_from,
+                "--out",
+                run.comparison,
+            ),
+            compare,
+        ),
+        (
+            "export the book's decisions as the report's current set",
+            _command("book", "export", "--db", db, "--features", run.features, "--out", run.current),
+            export_current,
+        ),
+        (
+            "write the risk-committee report for the book's last month",
             _command(
                 "report",
                 "--reference",
                 "models:/creditdesk-pd@champion",
                 "--current",
-                run.current_features,
+                run.current,
                 "--current-scores",
                 run.decisions,
+                "--book",
+                db,
+                "--book-population",
+                run.raw,
+                "--comparison",
+                run.comparison,
                 "--out",
                 run.report,
             ),
@@ -231,23 +308,28 @@ def _current_stages(run: DemoRun) -> list[Stage]:
 @app.command()
 def demo(
     customers: Annotated[
-        int, typer.Option("--customers", "-n", help="size of the training population")
+        int,
+        typer.Option("--customers", "-n", help="size of the population (history and the book's applicants)"),
     ] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="random seed for the population")] = 42,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="end by serving the API")] = True,
     port: Annotated[int, typer.Option("--port", help="port for the API when serving")] = 8000,
 ) -> None:
-    """Generate, build features, train, promote, score and decide a new batch, report, serve."""
+    """Train on the past, run the book through 2019-2020, retrain on the books, compare, report, serve."""
     from creditdesk.settings import get_settings
 
-    if customers < 1_000:
-        raise InputError(f"--customers must be at least 1000 for a meaningful model, got {customers}")
+    if customers < MIN_CUSTOMERS:
+        raise InputError(
+            f"--customers must be at least {MIN_CUSTOMERS:,}: the history before {T0} must train a"
+            f" meaningful model, got {customers}",
+            field="customers",
+        )
     settings = get_settings()
     run = DemoRun(Path(settings.var_dir) / "demo", customers, seed)
     print(
-        f"creditdesk demo: {customers:,} customers to train on, {run.current_customers:,} new applications "
-        f"to decide (seeds {seed}, {seed + 1}); output under {run.root}; "
-        f"MLflow at {settings.tracking_uri}; ledger and decision log at {settings.database_url}"
+        f"creditdesk demo: {customers:,} customers (seed {seed}); champion trained on outcomes known by"
+        f" {run.t0}; the book runs {run.months} months from then in {run.book_db}; output under"
+        f" {run.root}; MLflow at {settings.tracking_uri}"
     )
     started = time.perf_counter()
     plan = stages(run)
@@ -255,8 +337,8 @@ def demo(
     for number, (title, command, job) in enumerate(plan, start=1):
         _run_stage(number, total, title, command, partial(job, run))
     print(
-        f"\ndemo finished in {time.perf_counter() - started:.0f} s: champion registered in MLflow, "
-        f"decisions in {run.decisions}, report at {run.report / 'index.html'}"
+        f"\ndemo finished in {time.perf_counter() - started:.0f} s: champion and challenger registered in"
+        f" MLflow, the book in {run.book_db}, report at {run.report / 'index.html'}"
     )
     if serve:
         from pipelines.cmd_serving import serve as serve_api

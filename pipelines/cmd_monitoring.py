@@ -75,6 +75,22 @@ WithLedger = Annotated[
         help="Add the book and margin section from the ledger database (CREDITDESK_DB_URL) if any.",
     ),
 ]
+BookDb = Annotated[
+    str | None,
+    typer.Option(
+        "--book",
+        help="A book run's database URL: the living book's sections; ledger sections as of its last day.",
+    ),
+]
+BookPopulation = Annotated[
+    Path | None, typer.Option("--book-population", help="The book run's population folder (with --book).")
+]
+Comparison = Annotated[
+    Path | None,
+    typer.Option(
+        "--comparison", help="`creditdesk book compare` output: champion vs challenger (with --book)."
+    ),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON line at the end.")]
 
 
@@ -92,12 +108,20 @@ def report(
     evidently: Evidently = True,
     evidently_rows: EvidentlyRows = 50_000,
     with_ledger: WithLedger = True,
+    book: BookDb = None,
+    book_population: BookPopulation = None,
+    comparison: Comparison = None,
     as_json: AsJson = False,
 ) -> None:
     """Drift, performance and portfolio report for the risk committee (DIR/index.html)."""
     feature_list = [f.strip() for f in features.split(",") if f.strip()] if features else None
     if features is not None and not feature_list:
         raise InputError("--features must name at least one column", field="features")
+    if (book is None) != (book_population is None) or (comparison is not None and book is None):
+        raise InputError("--book and --book-population go together (--comparison needs them)", field="book")
+    from pipelines.reporting import BookInputs
+
+    book_inputs = None if book is None else BookInputs(book, Path(str(book_population)), comparison)
     outcome = run_report(
         reference,
         out,
@@ -110,6 +134,7 @@ def report(
         evidently=evidently,
         evidently_max_rows=evidently_rows,
         with_ledger=with_ledger,
+        book=book_inputs,
     )
     echo_outcome(outcome)
     if as_json:

@@ -164,12 +164,12 @@ def run_report(
     inputs: dict[str, str] | None = None,
     step: Step | None = None,
     risk_controls: dict[str, Any] | None = None,
+    book: dict[str, Any] | None = None,
 ) -> ReportOutcome:
     """Check, compute, render and write the report; returns where it is and its summary."""
     from monitoring.contract import check_pair
-    from monitoring.page import render_index
     from monitoring.portfolio import portfolio_section
-    from monitoring.report import build_report, summary
+    from monitoring.report import build_report
 
     def advance(text: str, units: int = 1) -> None:
         if step is not None:
@@ -189,7 +189,19 @@ def run_report(
         on_column=lambda name: advance(f"PSI {name}"),
     )
     report.inputs = dict(inputs or {})
+    report.book = book
     advance("performance and portfolio")
+    data = _write_report_dir(report, pair, out_dir, evidently, evidently_max_rows, advance)
+    return ReportOutcome(out_dir=out_dir, summary=data)
+
+
+def _write_report_dir(
+    report: Any, pair: Any, out_dir: Path, evidently: bool, evidently_max_rows: int, advance: Step
+) -> dict[str, Any]:
+    """Evidently's page (optional detail: its failure never fails the report), the committee
+    page and ``summary.json``, all into one directory that appears whole or not at all."""
+    from monitoring.page import render_index
+    from monitoring.report import summary
 
     with atomic_dir(out_dir) as tmp:
         href = None
@@ -209,7 +221,7 @@ def run_report(
             except Exception as exc:  # Evidently is the optional detail: the committee page must not fail
                 (tmp / DRIFT_FILE).unlink(missing_ok=True)
                 report.drift_detail = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-        advance("Evidently drift report")
+        advance("Evidently drift report", 1)
         page = render_index(
             report,
             pair.reference[pair.score_column].to_numpy(dtype=float),
@@ -218,11 +230,11 @@ def run_report(
             labels=feature_labels(),
         )
         (tmp / INDEX_FILE).write_text(page, encoding="utf-8")
-        data = summary(report)
+        data: dict[str, Any] = summary(report)
         data["files"] = {"index": INDEX_FILE, "evidently": href, "summary": SUMMARY_FILE}
         (tmp / SUMMARY_FILE).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        advance("page and summary")
-    return ReportOutcome(out_dir=out_dir, summary=data)
+        advance("page and summary", 1)
+    return data
 
 
 def total_steps(n_features: int) -> int:
@@ -245,6 +257,7 @@ def write_report(
     with_ledger: bool = True,
     step: Step | None = None,
     start: Callable[[int], None] | None = None,
+    book: BookInputs | None = None,
 ) -> ReportOutcome:
     """The whole job from paths: what ``creditdesk report`` (and the demo) run.
 
@@ -252,7 +265,8 @@ def write_report(
     ``reference_scores``), ``runs:/RUN_ID`` or ``models:/NAME@ALIAS``. The current set is
     ``current`` (same forms, except the registry ones) or the decision log ``since`` a
     date; exactly one of the two. ``start(total)`` is told the number of progress units
-    once the inputs are read.
+    once the inputs are read. With ``book`` the ledger sections read the book run's database
+    as of its last committed day, and the living book's sections are added.
     """
     from monitoring.contract import feature_columns
 
@@ -274,8 +288,9 @@ def write_report(
         assert since is not None
         cur_frame = current_from_decision_log(since, ref_frame.columns)
         inputs["current"] = f"decision log since {since}"
-    ledger = ledger_figures() if with_ledger else None
-    risk_controls = risk_controls_figures() if with_ledger else None
+    ledger, risk_controls, book_data = _ledger_sections(with_ledger, book)
+    if book is not None:
+        inputs["book"] = book.database_url
     if start is not None:
         start(total_steps(len(features) if features else len(feature_columns(ref_frame))))
     return run_report(
@@ -290,6 +305,36 @@ def write_report(
         inputs=inputs,
         step=step,
         risk_controls=risk_controls,
+        book=book_data,
+    )
+
+
+@dataclass(frozen=True)
+class BookInputs:
+    """A book run for the report: its database, its population and a model comparison."""
+
+    database_url: str
+    population: Path
+    comparison: Path | None = None
+
+
+def _ledger_sections(
+    with_ledger: bool, book: BookInputs | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """Book and margin, risk controls and the living book: from the service database, or
+    from a book run's database as of its last day (business time, not the wall clock)."""
+    if book is None:
+        if not with_ledger:
+            return None, None, None
+        return ledger_figures(), risk_controls_figures(), None
+    from pipelines.book_report import book_figures
+
+    data = book_figures(book.database_url, book.population, book.comparison)
+    now_ns = int(pd.Timestamp(data["as_of"]).value) + 86_400 * 10**9
+    return (
+        ledger_figures(book.database_url, now_ns),
+        risk_controls_figures(book.database_url, now_ns),
+        data,
     )
 
 

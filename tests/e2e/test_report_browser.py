@@ -279,3 +279,118 @@ def test_the_harness_sees_script_errors(browser: DevTools, tmp_path: Path) -> No
     errors = browser.errors()
     assert any("bad" in e for e in errors)
     assert any("TypeError" in e for e in errors)
+
+
+BOOK_SECTIONS = (
+    "vintages",
+    "book",
+    "market-risk",
+    "provisions",
+    "line-review",
+    "matured-performance",
+    "champion-challenger",
+)
+INSPECT_BOOK = """(() => SECTION_IDS.map(id => {
+  const el = document.getElementById(id);
+  if (!el) return {id: id, present: false};
+  return {id: id, present: true, height: el.getBoundingClientRect().height,
+          heading: el.querySelector('h2').textContent, rows: el.querySelectorAll('tbody tr').length,
+          models: [...el.querySelectorAll('tbody tr td:first-child')].map(td => td.textContent),
+          charts: [...el.querySelectorAll('img.chart')].map(i => [i.alt, i.complete && i.naturalWidth > 0])};
+}))()""".replace("SECTION_IDS", json.dumps(list(BOOK_SECTIONS)))
+
+
+@pytest.fixture(scope="module")
+def book_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real book run (a 5,000-customer population, models trained on it, September and
+    October 2008 with the stress lever on) and `creditdesk report --book` over it."""
+    from tests.conftest import require_dataset
+
+    require_dataset("sp500_prices/daily_prices.parquet")
+    import datetime as dt
+
+    from creditdesk.settings import get_settings
+    from features.synthetic import PopulationConfig
+    from models.selection import Budget
+    from pipelines.book import BookConfig, run_book
+    from pipelines.cmd_features import run_features
+    from pipelines.generate import generate_population
+    from pipelines.training import from_features_dir, train
+    from tests.pipelines.test_book import small_account_policy
+
+    root = tmp_path_factory.mktemp("book_report")
+    pop, feats, models = root / "pop", root / "features", root / "models"
+    with pytest.MonkeyPatch.context() as mp:  # training's MLflow run goes to a private var/
+        mp.setenv("CREDITDESK_VAR_DIR", str(root / "var"))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        get_settings.cache_clear()
+        generate_population(5_000, seed=3, out_dir=pop, config=PopulationConfig(credit_event_rate=0.03))
+        run_features(pop, feats)
+        train(from_features_dir(pop), register=False, out_dir=models, budget=Budget(trials=2, seconds=5))
+    get_settings.cache_clear()
+    db = f"sqlite:///{root / 'book.db'}"
+    run_book(
+        BookConfig(
+            population=pop,
+            start=dt.date(2008, 9, 1),
+            months=2,
+            seed=11,
+            database_url=db,
+            models_dir=models,
+            policy_path=small_account_policy(root),
+            credit_event_multiplier=200.0,
+        )
+    )
+    current = root / "current"
+    report = root / "report"
+    commands = (
+        ["book", "export", "--db", db, "--features", str(feats), "--out", str(current)],
+        ["book", "compare", "--features", str(feats), "--from", "2008-01-01", "--out", str(root / "cmp.json"),
+         "--champion", str(models), "--challenger", str(models)],
+        ["report", "--reference", str(models / "reference.parquet"), "--current", str(current),
+         "--current-scores", str(current / "decisions.parquet"), "--book", db, "--book-population", str(pop),
+         "--comparison", str(root / "cmp.json"), "--out", str(report), "--no-evidently"],
+    )  # fmt: skip
+    for args in commands:
+        proc = subprocess.run(
+            [str(CREDITDESK), *args], capture_output=True, text=True, timeout=600, cwd=REPO_ROOT
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return report
+
+
+def test_the_living_books_sections_render_in_chromium(browser: DevTools, book_report: Path) -> None:
+    browser.navigate((book_report / "index.html").as_uri())
+    sections = {s["id"]: s for s in browser.evaluate(INSPECT_BOOK)}
+    assert browser.errors() == []
+    assert all(s["present"] and s["height"] > 0 for s in sections.values()), sections
+    assert sections["vintages"]["heading"] == "Vintage curves"
+    assert sections["vintages"]["rows"] >= 2  # the September and October 2008 cohorts
+    assert sections["provisions"]["rows"] == 3  # stages 1, 2 and 3
+    assert {"champion", "challenger"} <= set(sections["champion-challenger"]["models"])
+    assert sections["book"]["rows"] >= 2 + 10  # the figures and the two months
+    charts = {alt: ok for s in sections.values() for alt, ok in s["charts"]}
+    assert {"Vintage curves", "Book and margin activity by month"} <= set(charts) and all(charts.values())
+    summary = json.loads((book_report / "summary.json").read_text())
+    assert sorted(summary["vintages"]) == ["2008-09", "2008-10"]
+    assert summary["book"]["totals"]["opened"] > 0 and summary["book"]["market_risk"]["var99_minor"] > 0
+    assert summary["provisions"]["month_end"] == 20081031
+
+    metrics = browser.call("Page.getLayoutMetrics")["cssContentSize"]
+    top = browser.evaluate("document.getElementById('vintages').getBoundingClientRect().top + window.scrollY")
+    shot = browser.call(
+        "Page.captureScreenshot",
+        format="png",
+        captureBeyondViewport=True,
+        clip={
+            "x": 0,
+            "y": top,
+            "width": metrics["width"],
+            "height": min(metrics["height"] - top, 5000),
+            "scale": 1,
+        },
+    )
+    png = base64.b64decode(shot["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOT_DIR / "report_book.png").write_bytes(png)
