@@ -189,7 +189,7 @@ Stage = tuple[str, str, Callable[[DemoRun], object]]  # what it does, the equiva
 
 def stages(run: DemoRun) -> list[Stage]:
     """The demo's stages in order: learn from the past, run the book, learn from the books."""
-    return _history_stages(run) + _book_stages(run)
+    return _history_stages(run) + _book_stages(run) + _report_stages(run)
 
 
 def _history_stages(run: DemoRun) -> list[Stage]:
@@ -262,6 +262,12 @@ def _book_stages(run: DemoRun) -> list[Stage]:
             _command("train", "--features", run.challenger_data, *TRAIN_BUDGET),
             lambda r: _train(r.challenger_data),
         ),
+    ]
+
+
+def _report_stages(run: DemoRun) -> list[Stage]:
+    db = run.book_db
+    return [
         (
             f"compare champion and challenger on the same later applications (from {run.compare_from})",
             _command(
