@@ -161,8 +161,9 @@ def one(store: str, n: int, days: int) -> dict[str, Any]:
     """Set up an n-line book on ``store`` and run ``days`` business days (this process only)."""
     from bench_margin_book import write_book
 
-    from ledger.storage import make_engine, migrate
+    from ledger.storage import make_engine
     from margin.marking import BookMarker
+    from margin.storage import migrate
     from pipelines.book import run_day
 
     prices = price_book(FIRST_DAY, days)

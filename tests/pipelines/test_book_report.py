@@ -136,3 +136,13 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capt
         err = capsys.readouterr().err.strip().splitlines()
         assert exc.value.code == 2 and len(err) == 1 and message in err[0], (args, err)
     assert not (tmp_path / "o").exists() and not (tmp_path / "c.json").exists()
+
+
+def test_each_line_keeps_its_next_repricing_day() -> None:
+    """Quarterly resets on the opening anniversary, day clamped to the month's end and counted
+    from the opening day (not from the clamped reset), as pricing.floating.repricing_day."""
+    from pipelines.book_days_ops import next_reset_ymd
+
+    assert next_reset_ymd(20191130, 0, 3) == 20200229  # 30 Nov + 3 months: end of a leap February
+    assert next_reset_ymd(20191130, 1, 3) == 20200530  # + 6 months: back to the 30th
+    assert next_reset_ymd(20200131, 0, 1) == 20200229 and next_reset_ymd(20200131, 1, 1) == 20200331
