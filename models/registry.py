@@ -280,7 +280,12 @@ def promote(
     from models.metrics import auc
 
     cand_set = load_version_set(candidate, uri, cache_dir)
-    cand_pd = cand_set.pd.pd_from_matrix(cand_set.pd.encoder.transform(X))
+    cand_matrix = cand_set.pd.encoder.transform(X)
+    # Discrimination is the model's own ranking (the best estimate): PD + MoC is flat where
+    # add-ons fall from grade to grade, and its ties moved the demo's AUC by 0.03. The
+    # calibration test is on the PD with its MoC, as the decisions use it.
+    cand_rank = cand_set.pd.model_pd(cand_matrix)
+    cand_pd = cand_set.pd.pd_from_matrix(cand_matrix)
     champ = _version_by_alias(reg, PD_NAME, CHAMPION)
     champion_auc = None
     if champ is not None and str(champ.version) != candidate[PD_NAME]:
@@ -294,11 +299,11 @@ def promote(
                 f"the champion cannot score the challenger's hold-out ({exc}); promote with --force --reason",
                 field="version",
             ) from None
-        champion_auc = auc(y, champ_set.pd.pd_from_matrix(champ_matrix))
+        champion_auc = auc(y, champ_set.pd.model_pd(champ_matrix))
     by_grade = calibration_by_grade(y, cand_pd)
     monotone_ok = str(mv.tags.get("monotonicity_ok", "false")).lower() == "true"
     gate: GateResult = promotion_gate(
-        challenger_auc=auc(y, cand_pd),
+        challenger_auc=auc(y, cand_rank),
         champion_auc=champion_auc,
         jeffreys_pass_share=float(by_grade["jeffreys_pass"].mean()),
         monotonicity_ok=monotone_ok,
