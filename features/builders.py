@@ -160,20 +160,27 @@ class InstrumentIndex:
             lookup={t: i for i, t in enumerate(tickers)},
         )
 
+    def __post_init__(self) -> None:
+        # The same sorted tickers as fixed-width text: ``codes`` is one binary search per call.
+        object.__setattr__(self, "_sorted_text", np.asarray(self.tickers, dtype=str))
+
     def codes(self, tickers: Sequence[str] | np.ndarray) -> np.ndarray:
-        values = np.asarray(tickers, dtype=object)
-        if len(values) <= 64:  # the online path: a dict is faster than building an index
-            try:
-                return np.fromiter((self.lookup[t] for t in values), dtype=np.int64, count=len(values))
-            except KeyError as exc:
-                raise InputError(
-                    f"trades.ticker: unknown ticker {exc.args[0]!r}", field="trades.ticker"
-                ) from None
-        codes = pd.Index(self.tickers).get_indexer(values).astype(np.int64)
-        if (codes < 0).any():
-            unknown = sorted({str(t) for t in values[codes < 0]})[:5]
-            raise InputError(f"trades.ticker: unknown tickers {unknown}", field="trades.ticker")
-        return codes
+        """Positions of ``tickers`` in the master (vectorised: no pandas, no loop over trades)."""
+        keys = np.asarray(tickers, dtype=str)
+        sorted_text: np.ndarray = getattr(self, "_sorted_text")  # noqa: B009 (set in __post_init__)
+        if keys.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if sorted_text.size == 0:  # an empty master knows no ticker
+            found, unknown = np.zeros(keys.size, dtype=np.int64), np.ones(keys.size, dtype=bool)
+        else:
+            found = np.minimum(np.searchsorted(sorted_text, keys), sorted_text.size - 1)
+            unknown = sorted_text[found] != keys
+        if unknown.any():
+            names = sorted({str(t) for t in keys[unknown]})
+            if len(names) == 1:
+                raise InputError(f"trades.ticker: unknown ticker {names[0]!r}", field="trades.ticker")
+            raise InputError(f"trades.ticker: unknown tickers {names[:5]}", field="trades.ticker")
+        return found.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
