@@ -93,7 +93,27 @@ def _kv(pairs: Mapping[str, Any]) -> str:
     return _table([{"item": k, "value": v} for k, v in pairs.items()])
 
 
+def _reject_inference(ri: Mapping[str, Any]) -> str:
+    """How a reject-inference run was trained, and its effect against the approved-only model."""
+    base = ri.get("approved_only_model") or {}
+    rows = [
+        {"model": ri.get("method"), "population": name, **(ri.get(key) or {})}
+        for name, key in (("all test applicants", "all_applicants"), ("approved", "approved_applicants"))
+    ] + [
+        {"model": "approved_only", "population": name, **(base.get(key) or {})}
+        for name, key in (("all test applicants", "all_applicants"), ("approved", "approved_applicants"))
+    ]
+    return (
+        f"<p>Reject inference: <b>{_e(ri.get('method'))}</b> (factor {_e(ri.get('reject_factor'))}); "
+        f"trained on the outcomes of approved applicants only (approval rate "
+        f"{_e(ri.get('approval_rate_train'))}), the selection skipped; scored on every test "
+        "applicant, declined included, against the approved-only model.</p>" + _table(rows)
+    )
+
+
 def _methodology(report: Mapping[str, Any]) -> str:
+    if report.get("reject_inference"):
+        return _reject_inference(report["reject_inference"])
     sel = report.get("selection") or {}
     rows = [
         {

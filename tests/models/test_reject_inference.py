@@ -113,6 +113,8 @@ def test_train_with_reject_inference_reports_its_effect(tmp_path: Path) -> None:
     assert ri["approved_only_model"]["all_applicants"]["n"] == summary["n_test"]
     assert ri["approved_applicants"]["n"] < summary["n_test"]
     assert summary["auc"] == pytest.approx(ri["all_applicants"]["auc"])
+    report = (Path(summary["out_dir"]) / "validation_report" / "report.html").read_text()
+    assert "Reject inference: <b>parcelling</b>" in report and "approved_only" in report
 
 
 def test_reject_inference_without_a_decision_column_exits_2(
