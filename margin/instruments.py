@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from creditdesk.errors import InputError
 from creditdesk.price_limits import BOARDS, PRICE_LIMIT_BY_BOARD, at_limit_down, limit_path, price_limit
 
 __all__ = ["PRICE_LIMIT_BY_BOARD", "at_limit_down", "limit_path", "price_limit"]
-KINDS = (
+InstrumentKind = Literal[
     "share",
     "etf",
     "government_bond",
@@ -43,7 +43,9 @@ KINDS = (
     "bond",
     "fund",
     "warrant",
-)
+]
+"""The kinds the conversion-rate rules know: the one list (the HTTP schema reads it too)."""
+KINDS: tuple[str, ...] = get_args(InstrumentKind)
 STATIC_PE_CAP = 300.0
 # House default when the master does not say: shares and ETFs are financed-purchase targets
 # (since the 2023 expansion the exchanges' lists hold most of them); bonds and funds are not.
@@ -176,10 +178,12 @@ def financing_refusal(spec: InstrumentSpec) -> str | None:
 
 # The books' short kinds of before the instrument master (API ``kind`` values still accepted):
 # each maps to a full spec.
+LegacyKind = Literal["index_constituent", "flagged"]
 LEGACY_KINDS: dict[str, dict[str, Any]] = {
     "index_constituent": {"kind": "share", "index_constituent": True},
     "flagged": {"kind": "share", "board": "st"},
 }
+assert set(LEGACY_KINDS) == set(get_args(LegacyKind))
 
 
 def spec_of(row: Any) -> InstrumentSpec:

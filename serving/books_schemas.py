@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from margin.instruments import InstrumentKind as MarginKind
+from margin.instruments import LegacyKind
 from serving.schemas import MAX_INT64, MAX_MONEY_MINOR, _Closed
 
 MAX_TRANSFERS = 1_000  # per request (the ledger takes 8,190 per batch; HTTP bodies stay small)
@@ -19,18 +21,7 @@ MAX_INSTRUMENT_ID = 999_999
 MAX_INT32 = 2**31 - 1
 AT_DESCRIPTION = "business time: YYYY-MM-DD (exchange midnight) or ISO date-time with offset; default now"
 
-InstrumentKind = Literal[
-    "share",
-    "etf",
-    "government_bond",
-    "money_market_fund",
-    "cash_management",
-    "bond",
-    "fund",
-    "warrant",
-    "index_constituent",  # legacy short kinds: a share in the index / an ST share
-    "flagged",
-]
+InstrumentKind = Literal[MarginKind, LegacyKind]  # legacy: a share in the index / an ST share
 Board = Literal["main", "chinext", "star", "st"]
 
 
