@@ -6,7 +6,7 @@
 1. PD fit time (LightGBMPD, hold-out early stopping + calibration) on synthetic applicants
    with the catalogue's number of features; with ``--dask`` the same model on a 2-worker
    local Dask cluster (``lightgbm.dask``, the in-process tree count) at the smallest size.
-2. One applicant, PD + grade + LGD + CCF + four reasons through ``ChampionSet.score_row``
+2. One applicant, PD + grade + LGD + CCF + four reasons through ``ChampionSet.score`` (one row)
    (numpy + Booster) against ``mlflow.pyfunc`` predict of the same PD model on a one-row
    DataFrame: p50/p99 in microseconds and the ratio, same run.
 3. Batch scoring rows per second (with and without reasons) on ``--score-rows`` applicants
@@ -165,12 +165,12 @@ def main() -> None:
 
         matrix = X_big.to_numpy()
         for i in range(200):  # warm up
-            champions.score_row(matrix[i], drawn=100.0, limit=1000.0)
+            champions.score(matrix[i : i + 1])
         samples = []
         for i in range(args.calls):
-            x = matrix[i % len(matrix)]
+            x = matrix[i % len(matrix)].reshape(1, -1)
             t0 = time.perf_counter()
-            champions.score_row(x, drawn=100.0, limit=1000.0)
+            champions.score(x)  # one applicant, as serving scores
             samples.append(time.perf_counter() - t0)
         ours_p50, ours_p99 = percentiles_us(samples)
         pd_only = []
@@ -199,7 +199,7 @@ def main() -> None:
             py_samples.append(time.perf_counter() - t0)
         py_p50, py_p99 = percentiles_us(py_samples)
 
-        rows.append(("one applicant PD+grade+LGD+CCF+reasons (ChampionSet.score_row)",
+        rows.append(("one applicant PD+grade+LGD+CCF+reasons (ChampionSet.score, one row)",
                      f"p50 {ours_p50:.0f} µs, p99 {ours_p99:.0f} µs"))  # fmt: skip
         rows.append(
             (
@@ -210,7 +210,9 @@ def main() -> None:
         rows.append(
             ("one applicant PD only, mlflow.pyfunc predict", f"p50 {py_p50:.0f} µs, p99 {py_p99:.0f} µs")
         )
-        rows.append(("pyfunc p50 / score_row p50 (full decision scoring)", f"{py_p50 / ours_p50:.1f}x"))
+        rows.append(
+            ("pyfunc p50 / ChampionSet.score p50 (full decision scoring)", f"{py_p50 / ours_p50:.1f}x")
+        )
 
         if args.score_rows:
             matrix = applicants(args.score_rows, n_features, seed=7)[0].to_numpy()

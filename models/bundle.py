@@ -253,9 +253,9 @@ class ChampionSet:
     """The champion PD, LGD and EAD models, ready to score numpy rows.
 
     ``score(X)`` takes a float64 matrix whose columns are ``feature_names`` (the PD
-    model's order, i.e. the catalogue order it was trained with) and returns ``Scored``.
-    ``score_row(x)`` does one applicant and returns a plain dict. LGD reads its own
-    columns out of the same row, so both models may use different subsets.
+    model's order, i.e. the catalogue order it was trained with) and returns ``Scored``;
+    one applicant is a one-row matrix (what serving passes). LGD reads its own columns out
+    of the same row, so both models may use different subsets.
     """
 
     pd: PDScorer
@@ -308,24 +308,6 @@ class ChampionSet:
                 contrib, self.pd.encoder.feature_names, self.pd.descriptions, k=max_reasons
             )
         return Scored(pd_12m=pd_12m, grade=grades, lgd=lgd, ccf=ccf, reasons=reasons)
-
-    def score_row(
-        self, x: NDArray[np.float64], *, drawn: float = 0.0, limit: float | None = None
-    ) -> dict[str, Any]:
-        """One applicant: pd_12m, grade, lgd, ccf, ead (when ``limit`` is given), reasons, versions."""
-        out = self.score(np.asarray(x, dtype=np.float64).reshape(1, -1))
-        ccf = float(out.ccf[0])
-        result: dict[str, Any] = {
-            "pd_12m": float(out.pd_12m[0]),
-            "grade": int(out.grade[0]),
-            "lgd": float(out.lgd[0]),
-            "ccf": ccf,
-            "reasons": out.reasons[0],
-            "versions": dict(self.versions),
-        }
-        if limit is not None:
-            result["ead"] = drawn + ccf * max(limit - drawn, 0.0)
-        return result
 
     @classmethod
     def from_dirs(
