@@ -191,6 +191,7 @@ class TransferBatch(_Closed):
     )
 
     transfers: list[TransferIn] = Field(min_length=1, max_length=MAX_TRANSFERS)
+    at: str | None = Field(default=None, description=f"{AT_DESCRIPTION} (the transfers' timestamp)")
 
 
 class TransferOutcome(BaseModel):

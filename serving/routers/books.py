@@ -72,6 +72,16 @@ def _desk_at(b: Books, at: str | None) -> Any:
     return b.desk.at(parse_at(at, time.time_ns()))
 
 
+def _ledger_at(b: Books, at: str | None) -> Any:
+    """The raw ledger at the request's business time ``at`` (default now: the app's ledger)."""
+    if at is None:
+        return b.ledger
+    from creditdesk.business_time import BusinessClock, parse_at
+    from ledger.service import Ledger
+
+    return Ledger(b.ledger.engine, clock=BusinessClock(parse_at(at, time.time_ns())))
+
+
 def books(request: Request, svc: Services = Depends(services)) -> Books:
     found: Books | None = getattr(request.app.state, "books", None)
     if found is None:
@@ -349,7 +359,7 @@ def post_transfers(
     from ledger.domain import Transfer
 
     batch = [Transfer(**t.model_dump()) for t in body.transfers]
-    results = b.ledger.create_transfers(batch)
+    results = _ledger_at(b, body.at).create_transfers(batch)
     codes = [r.value for r in results]
     refused = [(i, c) for i, c in enumerate(codes) if c not in ("ok", "exists")]
     if refused:

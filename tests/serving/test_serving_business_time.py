@@ -88,3 +88,23 @@ def test_opening_and_instrument_registration_take_a_business_time(live: Any, bod
         path, json={"op_id": "o", "kind": "deposit", "amount_minor": 1, "at": "2024-03-05"}, headers=ops
     )
     assert ok.status_code == 200, ok.text
+    # raw transfers carry the business time too (CLI: ledger transfer/batch --at)
+    from sqlalchemy import text
+
+    from margin.chart import Code, currency_ledger, customer_account, platform_account
+
+    cny = currency_ledger("CNY")
+    move = {
+        "id": 990_001,
+        "debit_account_id": platform_account(Code.FUNDING, cny),
+        "credit_account_id": customer_account(customer, Code.CUSTOMER_CASH),
+        "amount_minor": 5,
+        "ledger": cny,
+        "code": 1,
+    }
+    at = "2024-03-06T10:00:00+08:00"
+    posted = live.client.post("/v1/transfers", json={"transfers": [move], "at": at}, headers=ops)
+    assert posted.status_code == 201, posted.text
+    with live.app.state.services.engine.connect() as conn:
+        stamp = conn.execute(text("SELECT timestamp_ns FROM ledger_transfers WHERE id = 990001")).scalar_one()
+    assert parse_at(at, 0) <= stamp < parse_at(at, 0) + 10**9
