@@ -261,3 +261,79 @@ def test_accounts_create_and_idempotency() -> None:
         AccountResult.RESERVED_FLAG,
     ]
     assert set(existing) == {1}
+
+
+PEND, POST = int(TransferFlags.PENDING), int(TransferFlags.POST_PENDING_TRANSFER)
+
+
+def test_every_balance_adds_to_what_the_account_already_held() -> None:
+    batch = [t(1, amount=100), t(2, amount=50), t(3, amount=30, flags=PEND), t(4, amount=20, flags=PEND)]
+    outcome, accounts, existing, pendings = run(batch, now=100)
+    assert outcome.results == [R.OK] * 4 and outcome.touched_accounts == {CASH, BANK}
+    assert outcome.new_pendings == {
+        3: Pending(3, PendingStatus.PENDING, 0),
+        4: Pending(4, PendingStatus.PENDING, 0),
+    }
+    # (debits pending, debits posted, credits pending, credits posted)
+    assert accounts[CASH].balances() == (50, 150, 0, 1000)
+    assert accounts[BANK].balances() == (0, 1000, 50, 150)
+    posts = [
+        Transfer(5, 0, 0, 0, 0, 0, flags=POST, pending_id=3),
+        Transfer(6, 0, 0, 0, 0, 0, flags=POST, pending_id=4),
+    ]
+    done = apply_batch(posts, accounts, existing, pendings, 200)
+    assert done.results == [R.OK, R.OK]
+    assert done.changed_pendings == {
+        3: Pending(3, PendingStatus.POSTED, 0),
+        4: Pending(4, PendingStatus.POSTED, 0),
+    }
+    assert accounts[CASH].balances() == (0, 200, 0, 1000)
+    assert accounts[BANK].balances() == (0, 1000, 0, 200)
+    assert [existing[i].timestamp_ns for i in (5, 6)] == [201, 202]  # server time on posts too
+
+
+def test_credits_may_reach_but_not_pass_the_debits_of_a_loan() -> None:
+    # LOAN: credits must not exceed debits (300 lent); earlier credits count
+    outcome, accounts, _, _ = run([t(1, dr=BANK, cr=LOAN, amount=200), t(2, dr=BANK, cr=LOAN, amount=100)])
+    assert outcome.results == [R.OK, R.OK] and accounts[LOAN].credits_posted == 300  # equal is allowed
+    over = apply_batch([t(3, dr=BANK, cr=LOAN, amount=1)], accounts, {}, {}, 5)
+    assert over.results == [R.EXCEEDS_DEBITS]
+
+
+def test_a_credit_balance_may_reach_max_int64_exactly() -> None:
+    accounts = {1: Account(1, 1, 20), 2: Account(2, 1, 20, credits_posted=MAX_INT64 - 10)}
+    outcome, accounts, _, _ = run([t(1, dr=1, cr=2, amount=10)], accounts)
+    assert outcome.results == [R.OK] and accounts[2].credits_posted == MAX_INT64
+
+
+def test_a_pending_transfer_expires_at_its_deadline_not_after() -> None:
+    _, accounts, existing, pendings = run([t(1, amount=400, flags=PEND, timeout_s=1)], now=0)
+    deadline = pendings[1].expires_at_ns
+    post = Transfer(2, 0, 0, 0, 0, 0, flags=POST, pending_id=1)
+    # the batch stamps now + 1: at deadline − 1 the post lands exactly on the deadline: expired
+    assert apply_batch([post], accounts, existing, pendings, deadline - 1).results == [
+        R.PENDING_TRANSFER_EXPIRED
+    ]
+    assert apply_batch([post], accounts, existing, pendings, deadline - 2).results == [R.OK]
+
+
+def test_expire_skips_resolved_pendings_and_releases_the_rest() -> None:
+    batch = [t(1, amount=100, flags=PEND, timeout_s=1), t(2, amount=40, flags=PEND, timeout_s=1)]
+    _, accounts, existing, pendings = run(batch)
+    apply_batch([Transfer(3, 0, 0, 0, 0, 0, flags=POST, pending_id=1)], accounts, existing, pendings, 10)
+    expires = pendings[2].expires_at_ns
+    changed = expire([existing[1], existing[2]], accounts, pendings)
+    assert changed == [Pending(2, PendingStatus.EXPIRED, expires)] and pendings[2] == changed[0]
+    assert accounts[CASH].debits_pending == 0 and accounts[CASH].debits_posted == 100
+
+
+def test_a_failed_chain_restores_a_pending_it_posted() -> None:
+    _, accounts, existing, pendings = run([t(1, amount=100, flags=PEND)])
+    before = copy.deepcopy((accounts, pendings))
+    chain = [
+        Transfer(2, 0, 0, 0, 0, 0, flags=POST | int(TransferFlags.LINKED), pending_id=1),
+        t(3, amount=5000),
+    ]
+    outcome = apply_batch(chain, accounts, existing, pendings, 10)
+    assert outcome.results == [R.LINKED_EVENT_FAILED, R.EXCEEDS_CREDITS]
+    assert (accounts, pendings) == before and 2 not in existing

@@ -10,7 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from creditdesk.errors import InputError
-from margin.engine import CN, US, Book, Status, evaluate, initial_margin_ok, no_calls, step_calls
+from margin.engine import (
+    CN,
+    US,
+    Book,
+    Status,
+    available_margin,
+    evaluate,
+    initial_margin_ok,
+    no_calls,
+    step_calls,
+)
 from margin.liquidation import liquidation_plan, required_sale, slippage_fraction
 from margin.risk import STRESS_SCENARIOS, backtest, kupiec_pof, pnl_scenarios, stress, traffic_light, var_es
 
@@ -250,3 +260,54 @@ def test_stress_scenarios_get_worse_with_the_shock() -> None:
     assert (crash.ratio < mild.ratio).all() and (crash.status >= mild.status).all()
     assert crash.loss_minor.sum() >= mild.loss_minor.sum()
     np.testing.assert_allclose(mild.ratio, [1900 / 1000, 1900 / 1400])
+
+
+def test_us_ratio_of_accounts_with_little_or_no_stock() -> None:
+    """Equity / MV for any MV > 0 (however small); with no stock the sign of equity decides."""
+    b = book(
+        cash=[100, 300, 0, 0, 0],
+        debt=[300, 300, 1, 0, 0],
+        positions=[(2, 0, 1), (3, 0, 1)],  # accounts 2 and 3 hold one share worth 0.5
+    )
+    ev = evaluate(b, np.array([0.5]), np.array([0.7]), US)
+    # 0: owes 300, holds nothing, equity −200 → −inf; 1: equity exactly 0 → +inf (not −inf);
+    # 2: equity 0.5 − 1 = −0.5 over MV 0.5 → −1; 3: no debt, equity 0.5 over 0.5 → 1; 4: empty → inf
+    assert ev.ratio.tolist() == [-math.inf, math.inf, -1.0, 1.0, math.inf]
+    assert ev.status.tolist() == [Status.LIQUIDATE, Status.OK, Status.LIQUIDATE, Status.OK, Status.OK]
+    # one name is the whole (tiny) book of 2 and 3: the concentration add-on applies
+    np.testing.assert_allclose(ev.call_level, [0.25, 0.25, 0.30, 0.30, 0.25])
+
+
+def test_us_nothing_is_withdrawable_below_the_withdrawal_line() -> None:
+    # equity 100 − 50 % of MV 1,000 < 0: nothing may leave, though the account holds 100 cash
+    b = book(cash=[100], debt=[1_000], positions=[(0, 0, 10)])
+    assert evaluate(b, np.array([100.0]), np.array([0.7]), US).withdrawable_minor.tolist() == [0.0]
+
+
+def test_available_margin_has_one_entry_per_account_even_without_positions() -> None:
+    b = Book(
+        np.array([100.0, 250.0]),
+        np.array([0.0, 50.0]),
+        np.array([0]),
+        np.array([0]),
+        np.array([10.0]),
+        interest_fees_minor=np.array([0.0, 20.0]),
+    )
+    prices, conv = np.array([10.0]), np.array([0.5])
+    np.testing.assert_allclose(available_margin(b, prices, conv, CN), [100 + 100 * 0.5, 250 - 20])
+    np.testing.assert_allclose(available_margin(b, prices, conv, US), [100 + 100 - 50, 250 - 50])
+
+
+def test_cn_available_margin_a_financed_gain_of_one_unit_counts_at_the_conversion_rate() -> None:
+    # financed buy of 10 (loan 10) now worth 11: gain 1 × 0.5 − 100 % × 10 financed;
+    # a financed row of 1 worth 1: no gain, − 1 × 100 %
+    b = Book(
+        np.array([0.0, 0.0]),
+        np.array([10.0, 1.0]),
+        np.array([0, 1]),
+        np.array([0, 1]),
+        np.array([1.0, 1.0]),
+        pos_financed_minor=np.array([10.0, 1.0]),
+    )
+    got = available_margin(b, np.array([11.0, 1.0]), np.array([0.5, 0.5]), CN)
+    np.testing.assert_allclose(got, [1 * 0.5 - 10.0, -1.0])

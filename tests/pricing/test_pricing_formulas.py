@@ -207,3 +207,39 @@ def test_vectorised_equals_one_by_one(rows: list[tuple[float, float]]) -> None:
     for i, (p, lg) in enumerate(rows):
         k1, r1 = irb_capital(p, lg)
         assert k[i] == float(k1) and r[i] == float(r1)
+
+
+def test_one_year_maturity_is_the_default_of_every_capital_function() -> None:
+    # Corporate K with M = 1 by hand (CRE31.5 with b(PD)); retail K has no maturity term.
+    hand_k = hand_corporate(0.004, 0.45, 1.0)[1]
+    assert float(irb_capital(0.004, 0.45, "corporate")[0]) == pytest.approx(hand_k, rel=1e-12)
+    assert float(capital_k(0.004, 0.45, "corporate")) == pytest.approx(hand_k, rel=1e-12)
+    assert float(economic_capital(0.004, 0.45, 1000.0, "corporate")) == pytest.approx(
+        1000.0 * hand_k, rel=1e-12
+    )
+
+
+def test_capital_k_and_economic_capital_pass_every_argument_through() -> None:
+    """Maturity, confidence and PD floor each change K; both wrappers must hand them on."""
+    pd_, lgd, ead = 0.0001, 0.45, 1000.0
+    cases = [
+        ({"formula": "corporate", "maturity_years": 3.0}, hand_corporate(pd_, lgd, 3.0)[1]),
+        ({"pd_floor": 0.01}, hand_retail(0.01, lgd)[1]),  # the floor lifts the PD to 1 %
+    ]
+    for kwargs, hand_k in cases:
+        assert float(capital_k(pd_, lgd, **kwargs)) == pytest.approx(hand_k, rel=1e-9), kwargs
+        assert float(economic_capital(pd_, lgd, ead, **kwargs)) == pytest.approx(ead * hand_k, rel=1e-9), (
+            kwargs
+        )
+    lower = float(capital_k(0.01, lgd, confidence=0.99))
+    assert lower < float(capital_k(0.01, lgd))  # 99 % needs less capital than 99.9 %
+    assert float(economic_capital(0.01, lgd, ead, confidence=0.99)) == pytest.approx(ead * lower, rel=1e-12)
+
+
+def test_raroc_with_capital_below_the_no_capital_threshold_is_signed_infinity() -> None:
+    # K = 1e-13 is "no capital" (below 1e-12): ±inf, not a huge finite ratio; a zero margin
+    # over no capital is +inf, not NaN.
+    tiny = raroc(np.array([0.08, 0.01]), 0.01, 0.45, 1e-13, 0.045, 0.01)
+    assert tiny[0] == np.inf and tiny[1] == -np.inf
+    at_break_even = raroc(0.005, 0.01, 0.5, 0.0, 0.0, 0.0)  # margin 0.005 - 0.01 x 0.5 = 0 exactly
+    assert float(at_break_even) == np.inf
