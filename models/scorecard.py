@@ -46,10 +46,10 @@ class SignedLogisticRegression(LogisticRegression):
     """
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SignedLogisticRegression:
-        matrix = np.asarray(X, dtype=np.float64)
-        keep = np.ones(matrix.shape[1], dtype=bool)
-        for _ in range(matrix.shape[1] + 1):
-            super().fit(np.where(keep, matrix, 0.0), y, sample_weight=sample_weight)
+        keep = np.ones(np.shape(X)[1], dtype=bool)
+        for _ in range(keep.size + 1):
+            # multiply, not rebuild: a DataFrame keeps its column names (predict checks them)
+            super().fit(X * keep.astype(np.float64), y, sample_weight=sample_weight)
             wrong = keep & (self.coef_.ravel() > 0.0)
             if not wrong.any():
                 break
