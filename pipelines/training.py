@@ -648,10 +648,11 @@ def fairness_report(
     data: TrainingData, te: np.ndarray, pd_test: np.ndarray, lgd_test: np.ndarray | None
 ) -> dict[str, Any]:
     """Adverse-impact ratios of approval (the default policy's acceptable grades) and of the
-    risk-based rate (pricing's formula at the model's PD and LGD) by age band and region."""
+    risk-based rate (the rate ``pricing.decision.quote`` gives at the model's PD and LGD) by age
+    band and region."""
     from models.fairness import adverse_impact
     from models.master_scale import grade_of
-    from pricing.formulas import capital_k, risk_based_rate
+    from pricing.decision import quote
     from pricing.policy import load_policy
 
     available = check_fairness_attributes(data)
@@ -660,12 +661,8 @@ def fairness_report(
     policy = load_policy()
     approved = grade_of(pd_test) <= policy.grades.acceptable_max_grade
     rate = None
-    if lgd_test is not None:
-        r = policy.rates
-        k = capital_k(pd_test, lgd_test)
-        rate = risk_based_rate(
-            pd_test, lgd_test, k, r.funding_rate, r.opex_rate, r.hurdle_raroc, r.rate_floor, r.rate_cap
-        )
+    if lgd_test is not None:  # the rate a decision quotes (per unit of exposure: EAD 1)
+        rate = quote(pd_test, lgd_test, np.ones(len(pd_test)), policy)["annual_rate"]
     out: dict[str, Any] = {"policy": policy.version, "approval_rate": float(approved.mean()),
                            "excluded_inputs": data.excluded_inputs}  # fmt: skip
     for attribute in data.fairness_attributes or available:

@@ -309,25 +309,3 @@ def required_rate(
         float(check_rate(fee_rate, "fee_rate")),
         None if drawn_per_ead is None else check_drawn_per_ead(drawn_per_ead),
     )
-
-
-def risk_based_rate(
-    pd: ArrayLike,
-    lgd: ArrayLike,
-    k: ArrayLike,
-    funding: float,
-    opex: float,
-    hurdle: float,
-    floor: float,
-    cap: float,
-    fee_rate: float = 0.0,
-) -> FloatArray:
-    """``required_rate`` floored at ``floor`` and capped at ``cap``.
-
-    Where the cap binds, RAROC at the quoted rate is below the hurdle: the decision declines
-    (not profitable at any permitted rate) rather than lending at a loss to capital.
-    """
-    lo, hi = float(check_rate(floor, "floor")), float(check_rate(cap, "cap"))
-    if lo > hi:
-        raise InputError(f"floor ({lo}) must not exceed cap ({hi})", field="floor")
-    return np.clip(required_rate(pd, lgd, k, funding, opex, hurdle, fee_rate), lo, hi)

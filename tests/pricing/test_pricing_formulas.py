@@ -21,7 +21,6 @@ from pricing.formulas import (
     maturity_adjustment_b,
     raroc,
     required_rate,
-    risk_based_rate,
 )
 
 N = NormalDist()
@@ -104,10 +103,6 @@ def test_raroc_and_rate_golden() -> None:
     # Fees count as income: 1 % fee lowers the required rate by exactly 1 %.
     with_fee = float(required_rate(0.01, 0.45, k, 0.045, 0.01, 0.15, fee_rate=0.01))
     assert abs(with_fee - (rate_hand - 0.01)) < 1e-12
-    # Floor and cap.
-    assert float(risk_based_rate(0.01, 0.45, k, 0.045, 0.01, 0.15, floor=0.07, cap=0.12)) == 0.07
-    assert float(risk_based_rate(0.01, 0.45, k, 0.045, 0.01, 0.15, floor=0.01, cap=0.06)) == 0.06
-    assert abs(float(risk_based_rate(0.01, 0.45, k, 0.045, 0.01, 0.15, 0.01, 0.5)) - rate_hand) < 1e-12
 
 
 def test_raroc_without_capital_is_signed_infinity() -> None:
@@ -132,7 +127,6 @@ def test_raroc_without_capital_is_signed_infinity() -> None:
         (lambda: capital_k(0.1, 0.4, formula="sovereign"), "formula"),  # type: ignore[arg-type]
         (lambda: capital_k(0.1, 0.4, maturity_years=7.0), "maturity_years"),
         (lambda: raroc(0.1, 0.01, 0.4, -0.1, 0.04, 0.01), "k"),
-        (lambda: risk_based_rate(0.01, 0.4, 0.03, 0.04, 0.01, 0.15, floor=0.2, cap=0.1), "floor"),
     ],
 )
 def test_bad_values_raise_input_error_naming_the_field(call, field: str) -> None:
@@ -157,9 +151,6 @@ def test_rate_rises_with_pd(pd1: float, pd2: float, lgd: float, hurdle: float) -
     assert req_hi >= req_lo - 1e-15
     if hi > lo * (1 + 1e-9):
         assert req_hi > req_lo
-    capped_lo = float(risk_based_rate(lo, lgd, k_lo, 0.04, 0.01, hurdle, 0.05, 0.2))
-    capped_hi = float(risk_based_rate(hi, lgd, k_hi, 0.04, 0.01, hurdle, 0.05, 0.2))
-    assert capped_hi >= capped_lo
 
 
 @settings(deadline=None)  # a loaded shared CI machine must not make this flaky
@@ -174,28 +165,15 @@ def test_rate_rises_with_lgd(pd: float, lgd1: float, lgd2: float, hurdle: float)
 
 
 @settings(deadline=None)  # a loaded shared CI machine must not make this flaky
-@given(
-    pd=pds,
-    lgd=lgds,
-    hurdle=hurdles,
-    funding=st.floats(0.0, 0.1),
-    opex=st.floats(0.0, 0.05),
-    floor=st.floats(0.0, 0.1),
-    cap=st.floats(0.1, 0.4),
-)
-def test_raroc_at_the_computed_rate_is_the_hurdle_unless_floored_or_capped(
-    pd: float, lgd: float, hurdle: float, funding: float, opex: float, floor: float, cap: float
+@given(pd=pds, lgd=lgds, hurdle=hurdles, funding=st.floats(0.0, 0.1), opex=st.floats(0.0, 0.05))
+def test_raroc_at_the_required_rate_is_the_hurdle(
+    pd: float, lgd: float, hurdle: float, funding: float, opex: float
 ) -> None:
+    # The policy's floor and cap on the quoted rate are the decision's (test_pricing_decision).
     k = capital_k(pd, lgd)
     req = float(required_rate(pd, lgd, k, funding, opex, hurdle))
-    rate = float(risk_based_rate(pd, lgd, k, funding, opex, hurdle, floor, cap))
-    achieved = float(raroc(rate, pd, lgd, k, funding, opex))
-    if floor <= req <= cap:
-        assert achieved == pytest.approx(hurdle, rel=1e-9, abs=1e-9)
-    elif req > cap:
-        assert rate == cap and achieved < hurdle
-    else:
-        assert rate == floor and achieved >= hurdle - 1e-9
+    assert float(raroc(req, pd, lgd, k, funding, opex)) == pytest.approx(hurdle, rel=1e-9, abs=1e-9)
+    assert float(raroc(req - 0.001, pd, lgd, k, funding, opex)) < hurdle
 
 
 @settings(deadline=None)  # a loaded shared CI machine must not make this flaky
