@@ -95,6 +95,12 @@ _UPDATE_PENDING = (
 )
 
 
+_TRANSFERS_BETWEEN = (
+    "SELECT debit_account_id, credit_account_id, amount_minor, code FROM ledger_transfers"
+    " WHERE timestamp_ns > ? AND timestamp_ns <= ?"
+    f" AND (flags & {int(TransferFlags.PENDING | TransferFlags.VOID_PENDING_TRANSFER)}) = 0"
+    " ORDER BY timestamp_ns LIMIT ?"
+)
 _SQLITE_INSERT_TRANSFERS = (
     "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount_minor, ledger, code,"
     " flags, pending_id, timeout_s, user_data, timestamp_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -246,17 +252,11 @@ class SqlLedgerRepository:
         Pending reservations and voids move no posted balance and are left out; a post of a
         pending transfer is stored as its own transfer and is included.
         """
-        t = transfers
-        moves_posted = (
-            t.c.flags.op("&")(int(TransferFlags.PENDING | TransferFlags.VOID_PENDING_TRANSFER)) == 0
-        )
-        stmt = (
-            select(t.c.debit_account_id, t.c.credit_account_id, t.c.amount_minor, t.c.code)
-            .where(t.c.timestamp_ns > after_ns, t.c.timestamp_ns <= upto_ns, moves_posted)
-            .order_by(t.c.timestamp_ns)
-            .limit(limit)
-        )
-        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in self.conn.execute(stmt)]
+        # plain driver SQL: a marking tick reads thousands of rows here, and SQLAlchemy's
+        # per-row processing cost ~30 ms per 2,000 (the driver alone ~3 ms)
+        sql = _TRANSFERS_BETWEEN if self.sqlite else _TRANSFERS_BETWEEN.replace("?", "%s")
+        rows = self.conn.exec_driver_sql(sql, (after_ns, upto_ns, limit)).fetchall()
+        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows]
 
     # ---- writes ------------------------------------------------------------------------
     def insert_accounts(self, rows: Sequence[Account]) -> None:

@@ -102,6 +102,20 @@ def _columns(state: object) -> dict[int, tuple[float, float, dict[int, float]]]:
 
 
 def test_the_book_in_memory_advanced_by_transfers_equals_a_fresh_load(engine: Engine) -> None:
+    check_live_book_advance(engine)
+
+
+def test_the_book_in_memory_advances_on_postgresql(pg_schema_url: str) -> None:
+    # the transfers since the last tick are read with driver SQL (psycopg2 paramstyle here)
+    eng = make_engine(pg_schema_url)
+    migrate(eng)
+    try:
+        check_live_book_advance(eng)
+    finally:
+        eng.dispose()
+
+
+def check_live_book_advance(engine: Engine) -> None:
     from margin.book import load_book
     from margin.marking import BookMarker
     from margin.repository import run_margin
