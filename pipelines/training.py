@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -706,16 +705,15 @@ def _write_bundles(
     out_dir: Path | None,
 ) -> Path:
     """Bundles, validation pack, hold-out and monitoring reference, published atomically."""
+    from creditdesk.atomic import atomic_dir
     from models.bundle import INSTRUMENTS_FILE, save_ead_bundle, save_lgd_bundle, save_pd_bundle
     from models.validation import write_validation_pack
     from monitoring.reference import build_reference
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     final_dir = out_dir or get_settings().var_dir / "models" / f"{data.name}-{stamp}"
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}."))
     y_te, X_te = data.y[te], data.X.iloc[te]
-    try:
+    with atomic_dir(final_dir) as work:  # the whole folder appears complete or not at all
         write_validation_pack(
             report, work / "validation", y_test=y_te, pd_test=fit.pd_test, pd_train=fit.pd_train
         )
@@ -738,12 +736,6 @@ def _write_bundles(
             monitored.reset_index(drop=True), pd_12m=fit.pd_test, default_12m=y_te,
             application_date=None if data.time is None else data.time.iloc[te].to_numpy(),
         ).to_parquet(work / "reference.parquet", index=False)  # fmt: skip
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        work.rename(final_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return final_dir
 
 
