@@ -5,10 +5,11 @@ holiday list: call deadlines (T+2 trading days), VaR and outcome windows all cou
 days. The library records XSHG holidays only through the end of its last published year
 (2026-12-31 in 4.13.2, and no newer release); the SSE announces a year's closures each
 December. Past the recorded horizon the calendar assumes **Monday to Friday sessions**
-(``FALLBACK_THROUGH`` at most), so nothing that counts trading days fails from the last week
-of 2026 on. That is a stated limitation (README, "Rules and conventions"): an estimated
-session may fall on a holiday the exchange has not yet published (New Year's Day, Spring
-Festival), which makes a call deadline at most a few days early; ``is_estimated`` says
+(``FALLBACK_THROUGH`` at most) less the PRC's fixed-date holidays on XSHG (Jan 1, May 1-2,
+Oct 1-7), so nothing that counts trading days fails from the last week of 2026 on. That is a
+stated limitation (README, "Rules and conventions"): the lunar holidays (Spring Festival,
+Dragon Boat, Mid-Autumn) and Qingming move each year and are not estimated, so an estimated
+session may fall on one and a call deadline may come a few days early; ``is_estimated`` says
 whether a day is past the recorded horizon. Upgrade the library when it records the year.
 
 Pure lookups over a cached, immutable array of session dates; no clock: callers pass dates.
@@ -33,6 +34,13 @@ _BOUNDS: dict[str, tuple[str | None, str | None]] = {
 
 
 FALLBACK_THROUGH = np.datetime64("2199-12-31", "D")  # the business-time bound (creditdesk.business_time)
+# Fixed-date closures assumed past the recorded horizon, as (month, day). XSHG: State Council,
+# 全国年节及纪念日放假办法 (2024 revision, in force 2025-01-01): New Year's Day Jan 1, Labour Day
+# May 1-2, National Day Oct 1-3; the SSE has also closed Oct 4-7 every year since 2009.
+ESTIMATED_FIXED_HOLIDAYS: dict[str, tuple[tuple[int, int], ...]] = {
+    "XSHG": ((1, 1), (5, 1), (5, 2), *((10, d) for d in range(1, 8))),
+    "XNYS": (),
+}
 
 
 class CalendarRangeError(InputError):
@@ -72,11 +80,16 @@ def sessions(exchange: str) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _calendar(exchange: str) -> np.ndarray:
-    """The recorded sessions, then Monday-Friday through ``FALLBACK_THROUGH`` (read-only)."""
+    """The recorded sessions, then Monday-Friday less the fixed holidays through ``FALLBACK_THROUGH``."""
     recorded = sessions(exchange)
     after = np.arange(recorded[-1] + 1, FALLBACK_THROUGH + 1, dtype="datetime64[D]")
     weekday = (after.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
-    days = np.concatenate([recorded, after[weekday < 5]])
+    month_day = (after - after.astype("datetime64[M]")).astype(np.int64) + 1
+    month = after.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    holiday = np.zeros(after.shape, dtype=bool)
+    for m, d in ESTIMATED_FIXED_HOLIDAYS[exchange]:
+        holiday |= (month == m) & (month_day == d)
+    days = np.concatenate([recorded, after[(weekday < 5) & ~holiday]])
     days.setflags(write=False)
     return days
 

@@ -17,6 +17,7 @@ from creditdesk.calendars import (
     is_trading_day,
     is_trading_day_many,
     recorded_through,
+    sessions,
     trading_days,
     trading_days_between,
 )
@@ -119,7 +120,7 @@ def test_xnys_and_session_counts() -> None:
     assert len(trading_days("cn", dt.date(2026, 2, 1), dt.date(2026, 2, 28))) == 14
 
 
-def test_beyond_the_recorded_horizon_sessions_are_weekdays() -> None:
+def test_beyond_the_recorded_horizon_sessions_are_estimated_weekdays() -> None:
     # exchange-calendars 4.13.2 records XSHG holidays through 2026-12-31 (the SSE publishes a
     # year's closures each December). Past that the calendar assumes Monday-Friday sessions, a
     # documented limitation (README "Rules and conventions"), instead of failing every call
@@ -127,21 +128,44 @@ def test_beyond_the_recorded_horizon_sessions_are_weekdays() -> None:
     assert recorded_through("cn") == dt.date(2026, 12, 31)
     # golden at the horizon: the last recorded sessions, then estimated weekdays
     assert add_trading_days("cn", dt.date(2026, 12, 29), 2) == dt.date(2026, 12, 31)  # recorded
-    assert add_trading_days("cn", dt.date(2026, 12, 30), 2) == dt.date(2027, 1, 1)  # Fri, estimated
-    assert add_trading_days("cn", dt.date(2026, 12, 31), 2) == dt.date(2027, 1, 4)  # over the weekend
+    assert add_trading_days("cn", dt.date(2026, 12, 30), 2) == dt.date(2027, 1, 4)  # Fri Jan 1 closed
+    assert add_trading_days("cn", dt.date(2026, 12, 31), 2) == dt.date(2027, 1, 5)  # Jan 1, weekend
     assert add_trading_days("cn", dt.date(2027, 3, 5), 2) == dt.date(2027, 3, 9)  # Fri -> Tue
     assert not is_estimated("cn", dt.date(2026, 12, 31)) and is_estimated("cn", dt.date(2027, 1, 4))
     days = np.array(["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"], dtype="datetime64[D]")
-    assert is_trading_day_many("cn", days).tolist() == [True, False, False, True]
-    # Dec 28-31 recorded, Fri Jan 1 estimated (a likely closure: the limitation), Jan 4-8
-    assert trading_days_between("cn", dt.date(2026, 12, 25), dt.date(2027, 1, 8)) == 4 + 1 + 5
+    assert is_trading_day_many("cn", days).tolist() == [False, False, False, True]
+    # Dec 28-31 recorded, Fri Jan 1 a fixed holiday, Jan 4-8 estimated
+    assert trading_days_between("cn", dt.date(2026, 12, 25), dt.date(2027, 1, 8)) == 4 + 5
     assert len(trading_days("cn", dt.date(2030, 6, 1), dt.date(2030, 6, 30))) == 20  # June 2030 weekdays
     # the vectorised deadline the margin engine uses crosses the horizon too
     both = np.array(["2026-12-24", "2026-12-31"], dtype="datetime64[D]")
-    assert add_trading_days_many("cn", both, 2).tolist() == [dt.date(2026, 12, 28), dt.date(2027, 1, 4)]
+    assert add_trading_days_many("cn", both, 2).tolist() == [dt.date(2026, 12, 28), dt.date(2027, 1, 5)]
     # XNYS is recorded further (its rules are in the library); the same fallback applies past it
     assert recorded_through("us") == dt.date(2035, 12, 31)
     assert add_trading_days("us", dt.date(2036, 1, 4), 1) == dt.date(2036, 1, 7)  # Fri -> Mon
+
+
+def test_past_the_horizon_the_fixed_prc_holidays_are_closed() -> None:
+    # State Council, 全国年节及纪念日放假办法 (2024 revision, in force 2025-01-01): New Year's Day
+    # (Jan 1), Labour Day (May 1-2) and National Day (Oct 1-3) are fixed-date holidays; the SSE has
+    # also closed Oct 4-7 every year since 2009 (the golden week). Lunar holidays are not estimated.
+    assert not is_trading_day("cn", dt.date(2027, 1, 1))  # Fri
+    assert [is_trading_day("cn", dt.date(2028, 5, d)) for d in (1, 2, 3)] == [False, False, True]
+    october_2027 = np.arange(np.datetime64("2027-10-01"), np.datetime64("2027-10-09"))
+    assert is_trading_day_many("cn", october_2027).tolist() == [False] * 7 + [True]  # Fri 8th
+    # a Thursday 2027-09-30 call: the National Day week is skipped, due Mon 2027-10-11
+    assert add_trading_days("cn", dt.date(2027, 9, 30), 2) == dt.date(2027, 10, 11)
+
+
+def test_the_estimated_prc_holidays_were_closed_in_every_recorded_year() -> None:
+    # The estimate is checked against the exchange's own history (exchange-calendars' XSHG):
+    # Jan 1 closed in every year of the exchange, Oct 1-7 since 2009, May 1-2 since 2019.
+    recorded = set(sessions("XSHG").tolist())
+    closed = [dt.date(y, 1, 1) for y in range(1991, 2027)]
+    closed += [dt.date(y, 10, d) for y in range(2009, 2027) for d in range(1, 8)]
+    closed += [dt.date(y, 5, d) for y in range(2019, 2027) for d in (1, 2)]
+    assert [day for day in closed if day in recorded] == []
+    assert dt.date(2026, 10, 9) in recorded  # the check can fail: a session is found when there
 
 
 def test_calendar_range_refused_outside_any_session() -> None:
