@@ -205,7 +205,9 @@ def start(
         if proc.poll() is not None:
             raise SystemExit(f"{args[0]} exited:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(probe, timeout=2).status_code == 200:
+            # every worker must be ready (each loads and gates its models on its own): 20
+            # probes in a row on fresh connections, which the kernel spreads over the workers
+            if all(httpx.get(probe, timeout=2).status_code == 200 for _ in range(20)):
                 return proc
         except httpx.HTTPError:
             pass

@@ -458,3 +458,16 @@ class TabledContribBooster:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._booster, name)
+
+
+def parity_tags(booster: Any, rows: Any, max_rows: int = 2000) -> dict[str, str]:
+    """The parity gate at registration, as a model-version tag (``reasons_treeshap``): whether
+    the TreeSHAP tables reproduce native ``pred_contrib`` on the validation rows and probe rows.
+    The service checks again at load (the tag is the record, not the permission)."""
+    try:
+        shap = TreeShap(booster)
+    except TreeShapUnsupported as exc:
+        return {"reasons_treeshap": f"unsupported: {exc}"}
+    matrix = np.atleast_2d(np.asarray(rows, dtype=np.float64))[:max_rows]
+    verdict = treeshap_parity(shap, booster, np.vstack([matrix, probe_rows(shap)]))
+    return {"reasons_treeshap": f"{'passed' if verdict.passed else 'failed'}: {verdict.detail}"}

@@ -897,9 +897,21 @@ def _log_run(
                     "catalogue_version": str(data.catalogue_version),
                     "data_fingerprint": report["data_fingerprint"],
                     "pd_model": report["pd_model"],
+                    **_reasons_parity(bundle_dir),  # h16: the TreeSHAP parity gate at registration
                 },
             )
     return {"tracking_uri": uri, "run_id": run.info.run_id, "registered": versions}
+
+
+def _reasons_parity(bundle_dir: Path) -> dict[str, str]:
+    """The TreeSHAP tables' parity with native ``pred_contrib`` on the hold-out, as a tag."""
+    from models.bundle import PDScorer
+    from models.reasons import parity_tags
+    from models.registry import HOLDOUT_TARGET
+
+    scorer = PDScorer.load(bundle_dir / "pd")
+    holdout = pd.read_parquet(bundle_dir / "holdout.parquet").drop(columns=[HOLDOUT_TARGET])
+    return parity_tags(scorer.booster, scorer.encoder.transform(holdout))
 
 
 # --------------------------------------------------------------------------------------------

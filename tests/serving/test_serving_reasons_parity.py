@@ -180,3 +180,23 @@ def test_the_registered_champion_passes_the_gate_on_its_validation_rows(register
     assert ready["status"] == "ready", ready
     assert ready["fast_reasons"] is True, ready
     assert "validation rows" in ready["reasons_parity"], ready
+
+
+@pytest.mark.slow
+def test_registration_records_the_parity_gate_on_the_pd_version(registered_champion: Path) -> None:
+    from models.registry import PD_NAME, client
+
+    uri = f"sqlite:///{registered_champion / 'mlflow.db'}"
+    tags = client(uri).get_model_version(PD_NAME, "1").tags
+    assert tags["reasons_treeshap"].startswith("passed: "), tags
+    assert "top-4 reasons equal" in tags["reasons_treeshap"]
+
+
+def test_parity_tags_say_failed_for_a_booster_the_tables_get_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import reasons
+
+    booster, X = _booster(categorical=False, rounds=20)
+    assert reasons.parity_tags(booster, X[:200])["reasons_treeshap"].startswith("passed: ")
+    original = reasons._leaf_tables
+    monkeypatch.setattr(reasons, "_leaf_tables", lambda zero, value: original(zero, value) * 1.001)
+    assert reasons.parity_tags(booster, X[:200])["reasons_treeshap"].startswith("failed: ")
