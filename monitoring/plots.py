@@ -151,7 +151,7 @@ def vintage_chart(vintages: dict[str, list[float]]) -> str:
     ax.set_xlabel("months on book")
     ax.set_ylabel("cumulative default rate, %")
     ax.set_title("Vintage curves (defaults read from the ledger)")
-    ax.legend(ncol=4, fontsize=7)
+    ax.legend(ncol=5, fontsize=7, loc="upper left", frameon=False)
     return _img(fig, "Vintage curves")
 
 

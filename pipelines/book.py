@@ -104,6 +104,7 @@ class Book:
     run_key: str
     identity: dict[str, Any]
     buy_checks: tuple[Any, ...] = ()
+    marker: Any = None  # margin.marking.BookMarker, kept across days (see book_days_ops.mark_and_call)
     clock: BookClock = field(default_factory=BookClock)
 
 

@@ -328,14 +328,23 @@ def trade(ctx: DayContext) -> None:
 
 
 def mark_and_call(ctx: DayContext) -> None:
-    """Mark at today's closes; called customers top up or not; overdue calls are liquidated."""
+    """Mark at today's closes; called customers top up or not; overdue calls are liquidated.
+
+    One ``BookMarker`` per run (``Book.marker``): the book stays in memory between days and is
+    advanced by the day's ledger transfers (``margin.live_book``) instead of reloaded. A day
+    that fails stops the run, and a resumed run starts with a fresh load, so the in-memory
+    book never outlives a rolled-back day."""
+    from margin.marking import BookMarker, as_result
     from margin.storage import instruments
 
     registered = {r.instrument_id for r in ctx.conn.execute(select(instruments.c.instrument_id))}
     prices = {i: p for i, p in ctx.book.prices.price_minor(ctx.index).items() if i in registered}
-    result = ctx.desk.mark_to_market(prices) if prices else None
-    if result is None:
+    if not prices:
         return
+    if ctx.book.marker is None:
+        ctx.book.marker = BookMarker(ctx.day_engine)
+    ctx.book.marker.engine = ctx.day_engine  # this day's transaction
+    result = as_result(ctx.book.marker.tick(prices, ctx.book.clock()))
     lines = {r.customer_id: r for r in ctx.lines("open")}
     ctx.counts["calls_issued"] += sum(c in lines for c in result.calls_issued)
     ctx.counts["calls_met"] += len(result.calls_met)
