@@ -109,25 +109,28 @@ class SharedRateLimiter(RateLimiter):
 
     def _take(self, key: str) -> tuple[int, float]:
         """Debit up to ``lease`` whole tokens from the shared bucket: (taken, wait if none)."""
-        now = self._clock()
         with self.engine.begin() as conn:
             # Take the write lock first (SQLite) / the row lock (PostgreSQL), then read.
             conn.execute(
                 rate_buckets.update().where(rate_buckets.c.key_id == key).values(key_id=rate_buckets.c.key_id)
             )
+            now = self._clock()  # after the lock: the other workers' writes are all earlier
             query = sa.select(rate_buckets.c.tokens, rate_buckets.c.updated_at).where(
                 rate_buckets.c.key_id == key
             )
             if conn.dialect.name != "sqlite":
                 query = query.with_for_update()
             row = conn.execute(query).first()
+            # Elapsed time is never negative: a clock read that is older than the bucket's
+            # (another worker, a clock step back) refills nothing, it never debits.
+            since = now if row is None else max(now, row.updated_at)
             tokens = (
                 self.burst
                 if row is None
-                else min(self.burst, row.tokens + (now - row.updated_at) * self.rate_per_s)
+                else min(self.burst, row.tokens + (since - row.updated_at) * self.rate_per_s)
             )
-            taken = max(0, min(self.lease, math.floor(tokens)))  # never negative (a clock step back)
-            values = {"tokens": tokens - taken, "updated_at": now}
+            taken = max(0, min(self.lease, math.floor(tokens)))
+            values = {"tokens": tokens - taken, "updated_at": since}
             if row is None:
                 conn.execute(rate_buckets.insert().values(key_id=key, **values))
             else:
