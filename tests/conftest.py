@@ -82,3 +82,16 @@ def require_dataset(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"public dataset not present: {path} (see ../shared/datasets/README.md)")
     return path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``creditdesk ARGS`` in process: exit code, stdout, stderr (the one in-process CLI runner)."""
+    from pipelines.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -10,17 +10,7 @@ import pytest
 from ledger_support import journal_decision
 
 from creditdesk.settings import get_settings
-from pipelines.cli import main
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_at_dates_every_command_and_refuses_a_time_before_opening(
     var: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(["ledger", "init"], capsys)[0] == 0
+    assert run_cli(["ledger", "init"], capsys)[0] == 0
     journal_decision(f"sqlite:///{var / 'ledger.db'}", "dec-5", 5, line_minor=300_000_000, annual_rate=0.0835)
     fri, sat = "2026-11-20T10:00:00+08:00", "2026-11-21T10:00:00+08:00"
     steps = [
@@ -71,10 +61,10 @@ def test_at_dates_every_command_and_refuses_a_time_before_opening(
         ],
     ]
     for step in steps:
-        code, _, err = cli(["ledger", *step], capsys)
+        code, _, err = run_cli(["ledger", *step], capsys)
         assert code == 0, (step, err)
     # an operation dated before the facility opened: exit 2, one line naming the field, nothing written
-    code, _, err = cli(
+    code, _, err = run_cli(
         ["ledger", "deposit", "--customer", "5", "--amount", "1", "--op", "x", "--at", "2026-11-19"], capsys
     )
     assert (
@@ -83,16 +73,16 @@ def test_at_dates_every_command_and_refuses_a_time_before_opening(
         and "before the facility opened" in err
         and len(err.strip().splitlines()) == 1
     )
-    code, out, _ = cli(["ledger", "margin", "--customer", "5", "--json", "--at", sat], capsys)
+    code, out, _ = run_cli(["ledger", "margin", "--customer", "5", "--json", "--at", sat], capsys)
     assert json.loads(out.strip().splitlines()[-1])["cash_minor"] == 0  # the refused deposit left nothing
     # Friday's loan of ¥1,000,000 at 8.35 % ACT/360, accrued on Monday through Sunday: 3 days
-    code, out, _ = cli(
+    code, out, _ = run_cli(
         ["ledger", "accrue", "--through", "2026-11-22", "--json", "--at", "2026-11-23T09:00:00+08:00"], capsys
     )
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["posted"] == 3
-    code, out, _ = cli(["ledger", "margin", "--customer", "5", "--json"], capsys)
+    code, out, _ = run_cli(["ledger", "margin", "--customer", "5", "--json"], capsys)
     assert json.loads(out.strip().splitlines()[-1])["accrued_interest_minor"] == 69_582
-    code, _, err = cli(["ledger", "margin", "--customer", "5", "--at", "next friday"], capsys)
+    code, _, err = run_cli(["ledger", "margin", "--customer", "5", "--at", "next friday"], capsys)
     assert code == 2 and err.startswith("creditdesk: error: at")
 
 
@@ -100,15 +90,15 @@ def test_open_refuses_a_currency_other_than_the_decisions(
     var: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 13: a decision priced under the cn policy (CNY fen) opens no USD facility."""
-    assert cli(["ledger", "init"], capsys)[0] == 0
+    assert run_cli(["ledger", "init"], capsys)[0] == 0
     url = f"sqlite:///{var / 'ledger.db'}"
     journal_decision(url, "dec-7", 7, regime="cn", currency="CNY")
-    code, _, err = cli(["ledger", "open", "--decision", "dec-7", "--currency", "USD"], capsys)
+    code, _, err = run_cli(["ledger", "open", "--decision", "dec-7", "--currency", "USD"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("creditdesk: error: currency_mismatch: currency 'USD' differs")
-    code, _, err = cli(["ledger", "margin", "--customer", "7"], capsys)
+    code, _, err = run_cli(["ledger", "margin", "--customer", "7"], capsys)
     assert code == 2  # nothing was opened
-    code, out, _ = cli(["ledger", "open", "--decision", "dec-7", "--json"], capsys)
+    code, out, _ = run_cli(["ledger", "open", "--decision", "dec-7", "--json"], capsys)
     opened = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and (opened["regime"], opened["created"]) == ("cn", True)
 
@@ -134,14 +124,14 @@ def test_a_raw_transfer_is_stamped_at_its_business_time(
     from creditdesk.business_time import parse_at
     from margin.chart import Code, currency_ledger, customer_account, platform_account
 
-    assert cli(["ledger", "init"], capsys)[0] == 0
+    assert run_cli(["ledger", "init"], capsys)[0] == 0
     journal_decision(f"sqlite:///{var / 'ledger.db'}", "dec-8", 8, line_minor=1_000_000)
     opened, later = "2026-03-02T09:30:00+08:00", "2026-03-04T14:00:00+08:00"
-    assert cli(["ledger", "open", "--decision", "dec-8", "--at", opened], capsys)[0] == 0
+    assert run_cli(["ledger", "open", "--decision", "dec-8", "--at", opened], capsys)[0] == 0
     cny = currency_ledger("CNY")
     debit, credit = platform_account(Code.FUNDING, cny), customer_account(8, Code.CUSTOMER_CASH)
     args = ["--debit", str(debit), "--credit", str(credit), "--amount", "500", "--ledger", str(cny)]
-    code, _, err = cli(["ledger", "transfer", "--id", "77", *args, "--code", "1", "--at", later], capsys)
+    code, _, err = run_cli(["ledger", "transfer", "--id", "77", *args, "--code", "1", "--at", later], capsys)
     assert code == 0, err
     with sqlite3.connect(var / "ledger.db") as conn:
         stamps = dict(conn.execute("SELECT id, timestamp_ns FROM ledger_transfers").fetchall())

@@ -13,7 +13,7 @@ import pytest
 
 from monitoring.contract import LogicalType
 from pipelines import reporting
-from pipelines.cli import main
+from tests.conftest import run_cli
 
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
 
@@ -29,16 +29,6 @@ def sets(tmp_path: Path, population) -> dict[str, Path]:
     drifted.to_parquet(tmp_path / "drifted.parquet")
     paths["drifted"] = tmp_path / "drifted.parquet"
     return paths
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _leftovers(parent: Path) -> list[str]:
@@ -80,7 +70,7 @@ def test_cli_report_on_stable_data_exits_0_with_fail_on_drift(
     sets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "stable"
-    code, stdout, err = _run(
+    code, stdout, err = run_cli(
         [
             "report",
             "--reference",
@@ -117,9 +107,9 @@ def test_a_new_report_replaces_a_previous_one(
 ) -> None:
     out = tmp_path / "monthly"
     base = ["report", "--reference", str(sets["reference"]), "--out", str(out), "--no-evidently"]
-    assert _run([*base, "--current", str(sets["current"])], capsys)[0] == 0
+    assert run_cli([*base, "--current", str(sets["current"])], capsys)[0] == 0
     assert json.loads((out / "summary.json").read_text())["overall"] != "red"
-    assert _run([*base, "--current", str(sets["drifted"])], capsys)[0] == 0
+    assert run_cli([*base, "--current", str(sets["drifted"])], capsys)[0] == 0
     assert json.loads((out / "summary.json").read_text())["overall"] == "red"
     assert _leftovers(tmp_path) == []
 
@@ -221,7 +211,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
 ) -> None:
     out = tmp_path / "out"
     args = ["report", *_bad_frames(sets, tmp_path, case), "--out", str(out), "--no-evidently"]
-    code, _, err = _run(args, capsys)
+    code, _, err = run_cli(args, capsys)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -244,12 +234,12 @@ def test_out_must_not_be_a_file_or_a_foreign_directory(
     ]
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
-    code, _, err = _run([*base, "--out", str(a_file)], capsys)
+    code, _, err = run_cli([*base, "--out", str(a_file)], capsys)
     assert code == 2 and "is a file" in err
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"\xff\xd8")
-    code, _, err = _run([*base, "--out", str(foreign)], capsys)
+    code, _, err = run_cli([*base, "--out", str(foreign)], capsys)
     assert code == 2 and "not a previous report" in err
     assert a_file.read_text() == "keep me"
     assert [p.name for p in foreign.iterdir()] == ["holiday.jpg"]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.cli import main
+from tests.conftest import run_cli
 
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
 
@@ -22,16 +22,6 @@ LEGACY_POLICY = Path(__file__).with_name("policy_2026_1.yaml")  # the USD policy
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(CREDITDESK), *args], capture_output=True, text=True, timeout=120)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def applications(n: int = 400, seed: int = 3) -> pd.DataFrame:
@@ -106,37 +96,42 @@ def test_price_console_script_json() -> None:
 def test_price_bad_input_exit_2_one_line(
     capsys: pytest.CaptureFixture[str], args: list[str], needle: str
 ) -> None:
-    code, out, err = cli(capsys, "price", *args)
+    code, out, err = run_cli(["price", *args], capsys)
     assert code == 2 and out == ""
     assert needle in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_price_with_grade_and_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = cli(
-        capsys, "price", "--pd", "0.2", "--lgd", "0.6", "--ead", "100", "--grade", "9", "--json"
+    code, out, _ = run_cli(
+        ["price", "--pd", "0.2", "--lgd", "0.6", "--ead", "100", "--grade", "9", "--json"],
+        capsys,
     )
     result = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and result["outcome"] == "decline"
     assert result["reasons"] == ["DC_GRADE", "DC_UNPROFITABLE"] and result["rate_capped"] is True
     assert result["annual_rate"] == 0.12
-    code, out, _ = cli(
+    code, out, _ = run_cli(
+        [
+            "price",
+            "--pd",
+            "0.2",
+            "--lgd",
+            "0.6",
+            "--ead",
+            "100",
+            "--policy",
+            str(looser_policy(tmp_path)),
+            "--json",
+        ],
         capsys,
-        "price",
-        "--pd",
-        "0.2",
-        "--lgd",
-        "0.6",
-        "--ead",
-        "100",
-        "--policy",
-        str(looser_policy(tmp_path)),
-        "--json",
     )
     assert json.loads(out.strip().splitlines()[-1])["policy_version"] == "2026.2.0-candidate"
     bad = tmp_path / "bad.yaml"
     bad.write_text(LEGACY_POLICY.read_text().replace("rate_cap:", "rate_caps:"))
-    code, _, err = cli(capsys, "price", "--pd", "0.1", "--lgd", "0.4", "--ead", "1", "--policy", str(bad))
+    code, _, err = run_cli(
+        ["price", "--pd", "0.1", "--lgd", "0.4", "--ead", "1", "--policy", str(bad)], capsys
+    )
     assert code == 2 and "rates.rate_caps: unknown key" in err
 
 
@@ -173,9 +168,10 @@ def test_simulate_console_script_parquet(tmp_path: Path) -> None:
 def test_simulate_same_policy_csv_has_no_swaps(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     apps = tmp_path / "apps.csv"
     applications(100).to_csv(apps, index=False)
-    code, out, err = cli(
-        capsys, "simulate", "--policy", str(LEGACY_POLICY), "--against", str(LEGACY_POLICY),
-        "--applications", str(apps), "--json",
+    code, out, err = run_cli(
+        ["simulate", "--policy", str(LEGACY_POLICY), "--against", str(LEGACY_POLICY),
+        "--applications", str(apps), "--json"],
+        capsys,
     )  # fmt: skip
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
@@ -207,9 +203,10 @@ def test_simulate_bad_input_exit_2(
 ) -> None:
     apps = make(tmp_path)
     out_file = tmp_path / "swaps.csv"
-    code, _, err = cli(
-        capsys, "simulate", "--policy", str(LEGACY_POLICY), "--against", str(LEGACY_POLICY),
-        "--applications", str(apps), "--out", str(out_file),
+    code, _, err = run_cli(
+        ["simulate", "--policy", str(LEGACY_POLICY), "--against", str(LEGACY_POLICY),
+        "--applications", str(apps), "--out", str(out_file)],
+        capsys,
     )  # fmt: skip
     assert code == 2
     assert needle in err and len(err.strip().splitlines()) == 1

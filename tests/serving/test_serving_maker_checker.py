@@ -19,19 +19,7 @@ import pytest
 
 from ledger.journal import DecisionJournal
 from ledger.storage import make_engine
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``creditdesk ARGS`` in process: exit code, stdout, stderr."""
-    from pipelines.cli import main
-
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.conftest import run_cli
 
 
 def _keys(var_dir: Path) -> tuple[str, str]:
@@ -48,7 +36,7 @@ def _request(kind: str, subject: list[str], key: str, capsys: pytest.CaptureFixt
     args = ["approvals", "request", "--kind", kind, "--reason", "test", "--key", key, "--json"]
     for pair in subject:
         args += ["--subject", pair]
-    code, out, err = cli(args, capsys)
+    code, out, err = run_cli(args, capsys)
     assert code == 0, err
     return str(json.loads(out.strip().splitlines()[-1])["approval_id"])
 
@@ -64,11 +52,11 @@ def test_the_maker_cannot_approve_their_own_request_on_the_cli(
 ) -> None:
     maker, checker = _keys(var_dir)
     request_id = _request("manual_liquidation", ["customer=1", "instrument=2", "quantity=10"], maker, capsys)
-    code, _, err = cli(["approvals", "approve", request_id, "--key", maker], capsys)
+    code, _, err = run_cli(["approvals", "approve", request_id, "--key", maker], capsys)
     assert code == 2 and "cannot approve" in err and len(err.strip().splitlines()) == 1
-    code, out, _ = cli(["approvals", "show", request_id, "--json"], capsys)
+    code, out, _ = run_cli(["approvals", "show", request_id, "--json"], capsys)
     assert code == 0 and '"state": "pending"' in out
-    code, out, err = cli(["approvals", "approve", request_id, "--key", checker, "--json"], capsys)
+    code, out, err = run_cli(["approvals", "approve", request_id, "--key", checker, "--json"], capsys)
     assert code == 0 and '"state": "approved"' in out, err
     journal = _journal()
     for step in ("requested", "approved"):
@@ -82,29 +70,29 @@ def test_a_manual_liquidation_needs_an_approved_request_for_exactly_that_sale(
     maker, checker = _keys(var_dir)
     sale = ["ledger", "sell", "--customer", "1", "--instrument", "2", "--quantity", "10", "--price", "100"]
     sale += ["--op", "liq-1", "--liquidation"]
-    code, _, err = cli(sale, capsys)
+    code, _, err = run_cli(sale, capsys)
     assert code == 2 and "--approval" in err and "needs an approved" in err
 
     other = _request("manual_liquidation", ["customer=1", "instrument=2", "quantity=99"], maker, capsys)
-    assert cli(["approvals", "approve", other, "--key", checker], capsys)[0] == 0
-    code, _, err = cli([*sale, "--approval", other], capsys)
+    assert run_cli(["approvals", "approve", other, "--key", checker], capsys)[0] == 0
+    code, _, err = run_cli([*sale, "--approval", other], capsys)
     assert code == 2 and "not {" in err  # approved for 99 shares, not 10
-    code, out, _ = cli(["approvals", "show", other, "--json"], capsys)
+    code, out, _ = run_cli(["approvals", "show", other, "--json"], capsys)
     assert '"state": "approved"' in out  # a refused citation does not use the request up
 
     pending = _request("manual_liquidation", ["customer=1", "instrument=2", "quantity=10"], maker, capsys)
-    code, _, err = cli([*sale, "--approval", pending], capsys)
+    code, _, err = run_cli([*sale, "--approval", pending], capsys)
     assert code == 2 and "pending, not approved" in err
 
-    assert cli(["approvals", "approve", pending, "--key", checker], capsys)[0] == 0
-    code, _, err = cli([*sale, "--approval", pending], capsys)
+    assert run_cli(["approvals", "approve", pending, "--key", checker], capsys)[0] == 0
+    code, _, err = run_cli([*sale, "--approval", pending], capsys)
     # the approval let the sale through to the ledger, which refuses it (customer 1 has no
     # facility here): the request is used and the failure audited
     assert code == 2, err
     journal = _journal()
     assert journal.get_by_application(f"audit:{pending}:executed") is not None
     assert journal.get_by_application(f"audit:{pending}:failed") is not None
-    code, _, err = cli([*sale, "--approval", pending], capsys)
+    code, _, err = run_cli([*sale, "--approval", pending], capsys)
     assert code == 2 and "executed, not approved" in err  # used once
     assert journal.verify() == []
 
@@ -115,23 +103,23 @@ def test_a_forced_promotion_needs_an_approved_request_naming_the_version(
     shutil.copytree(registered_champion, var_dir, dirs_exist_ok=True)
     maker, checker = _keys(var_dir)
     force = ["promote", "--force", "--reason", "test override", "--version", "1", "--json"]
-    code, _, err = cli(force, capsys)
+    code, _, err = run_cli(force, capsys)
     assert code == 2 and "needs an approved maker-checker request" in err
 
     wrong = _request("forced_promotion", ["pd_version=2"], maker, capsys)
-    assert cli(["approvals", "approve", wrong, "--key", checker], capsys)[0] == 0
-    code, _, err = cli([*force, "--approval", wrong], capsys)
+    assert run_cli(["approvals", "approve", wrong, "--key", checker], capsys)[0] == 0
+    code, _, err = run_cli([*force, "--approval", wrong], capsys)
     assert code == 2 and "pd_version" in err
 
     right = _request("forced_promotion", ["pd_version=1"], maker, capsys)
-    refused = cli(["approvals", "refuse", right, "--key", checker, "--note", "no"], capsys)
+    refused = run_cli(["approvals", "refuse", right, "--key", checker, "--note", "no"], capsys)
     assert refused[0] == 0
-    code, _, err = cli([*force, "--approval", right], capsys)
+    code, _, err = run_cli([*force, "--approval", right], capsys)
     assert code == 2 and "refused, not approved" in err
 
     right = _request("forced_promotion", ["pd_version=1"], maker, capsys)
-    assert cli(["approvals", "approve", right, "--key", checker], capsys)[0] == 0
-    code, out, err = cli([*force, "--approval", right], capsys)
+    assert run_cli(["approvals", "approve", right, "--key", checker], capsys)[0] == 0
+    code, out, err = run_cli([*force, "--approval", right], capsys)
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["promoted"] is True, err
     assert _journal().get_by_application(f"audit:{right}:executed") is not None
 
