@@ -594,20 +594,32 @@ def _ead_report(
     The CCF is measured from the application date (nothing drawn), weighted by the limit, so
     the decision's EAD = CCF × limit sums to the realised EAD: ``ead_sum_ratio`` = Σ
     predicted / Σ realised EAD over the hold-out's defaults (target 1 ± 0.05).
+
+    Out of time, the hold-out and the next applications come after the training data, so the
+    training defaults are also weighted by recency, with the half-life a backtest on the
+    training defaults alone picks (``models.ead.select_half_life``); the hold-out stays unseen.
     """
-    from models.ead import CCFByGrade
+    from models.ead import CCFByGrade, recency_weights, select_half_life
     from models.master_scale import grade_of
 
     assert data.ccf is not None
     weight = data.limit if data.limit is not None else np.ones(len(data.ccf))
     fit_rows = np.isfinite(data.ccf[tr])
-    model = CCFByGrade().fit(
-        grade_of(pd_tr[fit_rows]), data.ccf[tr][fit_rows], sample_weight=weight[tr][fit_rows]
-    )
+    grades_tr, ccf_tr, weight_tr = grade_of(pd_tr[fit_rows]), data.ccf[tr][fit_rows], weight[tr][fit_rows]
+    half_life: float | None = None
+    backtest: dict[str, float] = {}
+    if data.time is not None and split_name(data, te) == "out_of_time":
+        days = pd.to_datetime(data.time).to_numpy().astype("datetime64[D]").astype(np.float64)
+        days_tr = days[tr][fit_rows]
+        half_life, backtest = select_half_life(grades_tr, ccf_tr, weight_tr, days_tr)
+        weight_tr = weight_tr * recency_weights(days_tr, float(days[tr].max()), half_life)
+    model = CCFByGrade().fit(grades_tr, ccf_tr, sample_weight=weight_tr)
     out: dict[str, Any] = {
         "model": model,
         "ccf_by_grade": [float(v) for v in model.ccf_by_grade_],
         "pooled_ccf": model.pooled_ccf_,
+        "ccf_half_life_years": half_life,
+        "ccf_half_life_backtest": backtest,
         "ead_sum_ratio": None,
         "total_ead_ratio_by_grade": None,
     }
@@ -797,6 +809,7 @@ def train(
     if "ead" in report:
         summary["ead_total_ratio_by_grade"] = report["ead"]["total_ead_ratio_by_grade"]
         summary["ead_sum_ratio"] = report["ead"]["ead_sum_ratio"]
+        summary["ead_ccf_half_life_years"] = report["ead"]["ccf_half_life_years"]
     if not register:
         summary["registration"] = "not asked (--no-register)"
     elif loss.lgd is None:
