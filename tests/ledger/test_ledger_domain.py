@@ -19,6 +19,7 @@ from ledger.domain import (
     apply_accounts,
     apply_batch,
     expire,
+    ids_named,
 )
 
 R = TransferResult
@@ -337,3 +338,19 @@ def test_a_failed_chain_restores_a_pending_it_posted() -> None:
     outcome = apply_batch(chain, accounts, existing, pendings, 10)
     assert outcome.results == [R.LINKED_EVENT_FAILED, R.EXCEEDS_CREDITS]
     assert (accounts, pendings) == before and 2 not in existing
+
+
+def test_an_empty_batch_has_no_results_and_moves_nothing() -> None:
+    outcome, accounts, existing, _ = run([])
+    assert outcome.results == [] and outcome.created == [] and accounts == state() and existing == {}
+
+
+def test_a_timeout_at_the_int64_minimum_is_negative_not_out_of_range() -> None:
+    outcome, _, _, _ = run([t(1, flags=PEND, timeout_s=-(2**63))])
+    assert outcome.results == [R.TIMEOUT_MUST_NOT_BE_NEGATIVE]
+
+
+def test_ids_named_includes_id_one_everywhere_storage_must_load_it() -> None:
+    # account 1 and transfer 1 are ordinary ids: storage must load them like any other
+    assert ids_named([t(1, dr=3, cr=1)]) == ({1, 3}, {1})
+    assert ids_named([Transfer(2, 0, 0, 0, 0, 0, flags=POST, pending_id=1)]) == (set(), {1, 2})

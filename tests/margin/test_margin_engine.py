@@ -311,3 +311,9 @@ def test_cn_available_margin_a_financed_gain_of_one_unit_counts_at_the_conversio
     )
     got = available_margin(b, np.array([11.0, 1.0]), np.array([0.5, 0.5]), CN)
     np.testing.assert_allclose(got, [1 * 0.5 - 10.0, -1.0])
+
+
+def test_us_ratio_of_an_empty_account_without_debt_is_inf_whatever_its_cash() -> None:
+    # no loan and no stock: nothing to maintain, so the ratio is +inf even with a cash deficit
+    ev = evaluate(book(cash=[-5, 0], debt=[0, 0], positions=[]), np.array([10.0]), np.array([0.7]), US)
+    assert ev.ratio.tolist() == [math.inf, math.inf]
