@@ -20,17 +20,11 @@ from margin.chart import Code, customer_account
 from margin.eod import reconcile_books
 from margin.service import MarginDesk
 from margin.storage import migrate
+from tests.margin.margin_support import Clock
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CID, STOCK, LINE, WRITERS, BURST = 7, 600519, 400_000, 8, 6
 REASONS = {"initial_margin_not_met", "max_leverage_exceeded", "exceeds_credits", "linked_event_failed"}
-
-
-class Clock:
-    ns = 1_768_000_000 * 10**9
-
-    def __call__(self) -> int:
-        return self.ns
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,16 +13,10 @@ from margin.chart import Code, customer_account, platform_account
 from margin.eod import reconcile_books
 from margin.service import MarginDesk
 from margin.storage import margin_calls
+from tests.margin.margin_support import Clock
 
 CID = 42
 STOCK = 600519
-
-
-class Clock:
-    ns = 1_768_000_000 * 10**9
-
-    def __call__(self) -> int:
-        return self.ns
 
 
 def balance(engine: Engine, code: Code, sub: int = 0) -> int:

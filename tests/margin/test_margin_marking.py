@@ -9,20 +9,13 @@ from sqlalchemy import Engine, func, select
 from ledger.storage import make_engine
 from margin.service import MarginDesk
 from margin.storage import margin_calls, migrate
+from tests.margin.margin_support import Clock
 
 A, B = 1, 2  # instruments
 
 
-class Clock:
-    ns = 1_768_000_000 * 10**9
-
-    def __call__(self) -> int:
-        self.ns += 1
-        return self.ns
-
-
 def book(engine: Engine) -> MarginDesk:
-    desk = MarginDesk(engine, Clock())
+    desk = MarginDesk(engine, Clock(step_ns=1))
     desk.upsert_instrument(A, "AAA", "index_constituent", price_minor=10_000)
     desk.upsert_instrument(B, "BBB", "share", price_minor=5_000)
     # (customer, regime, cash, shares of A, shares of B)

@@ -15,21 +15,14 @@ from margin.chart import (
 )
 from margin.service import MarginDesk
 from margin.trades import trades_before
+from tests.margin.margin_support import Clock
 
 CID, STOCK = 42, 600519
 LATER = 2**62
 
 
-class Clock:
-    ns = 1_768_000_000 * 10**9
-
-    def __call__(self) -> int:
-        self.ns += 1_000
-        return self.ns
-
-
 def test_desk_trades_come_back_with_quantity_gross_and_fee(engine: Engine) -> None:
-    desk = MarginDesk(engine, Clock())
+    desk = MarginDesk(engine, Clock(step_ns=1_000))
     desk.upsert_instrument(STOCK, "600519.SH", "index_constituent", price_minor=10_000)
     desk.open_facility(CID, "dec-1", line_minor=1_000_000, annual_rate_bps=730)
     desk.deposit(CID, "dep-1", 500_000)
@@ -46,7 +39,7 @@ def test_desk_trades_come_back_with_quantity_gross_and_fee(engine: Engine) -> No
 
 def test_a_chain_with_its_legs_in_another_order_is_the_same_trade(engine: Engine) -> None:
     """The old reader looked for the cash leg one or two timestamps before the shares: not here."""
-    desk = MarginDesk(engine, Clock())
+    desk = MarginDesk(engine, Clock(step_ns=1_000))
     desk.upsert_instrument(STOCK, "600519.SH", "index_constituent", price_minor=10_000)
     desk.open_facility(CID, "dec-1", line_minor=1_000_000, annual_rate_bps=730)
     desk.deposit(CID, "dep-1", 500_000)
@@ -63,7 +56,7 @@ def test_a_chain_with_its_legs_in_another_order_is_the_same_trade(engine: Engine
         Transfer(9003, cash, platform_account(Code.CLEARING_CASH, 156), 300_000, 156,
                  int(TransferCode.TRADE_CASH), user_data=trade),
     ]  # fmt: skip
-    assert [r.value for r in Ledger(engine, Clock()).create_transfers(chain)] == ["ok"] * 3
+    assert [r.value for r in Ledger(engine, Clock(step_ns=1_000)).create_transfers(chain)] == ["ok"] * 3
     with engine.connect() as conn:
         found = trades_before(conn, CID, LATER, max_trades=10)
     assert found.trade_id.tolist()[-1] == trade

@@ -9,17 +9,11 @@ from margin.risk_checks import risk_buy_checks
 from margin.risk_events import RiskEvent
 from margin.risk_store import append_events, clear_account, flag_account
 from margin.service import MarginDesk
+from tests.margin.margin_support import Clock
 
 CID = 42
 A, B = 600519, 1
 SECOND = 10**9
-
-
-class Clock:
-    ns = 1_768_000_000 * SECOND
-
-    def __call__(self) -> int:
-        return self.ns
 
 
 def setup(engine: Engine) -> tuple[MarginDesk, Clock]:
