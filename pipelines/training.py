@@ -719,6 +719,7 @@ def _write_bundles(
     """Bundles, validation pack, hold-out and monitoring reference, published atomically."""
     from creditdesk.atomic import atomic_dir
     from models.bundle import INSTRUMENTS_FILE, save_ead_bundle, save_lgd_bundle, save_pd_bundle
+    from models.conservatism import apply_moc
     from models.validation import write_validation_pack
     from monitoring.reference import build_reference
 
@@ -742,10 +743,12 @@ def _write_bundles(
             save_ead_bundle(loss.ead, work / "ead")
         X_te.assign(__target__=y_te).to_parquet(work / "holdout.parquet")
         # The monitoring reference: the hold-out's features, scores and grades (out-of-sample
-        # scores, so the report's reference AUC is not optimistic), logged with the run.
+        # scores, so the report's reference AUC is not optimistic), logged with the run. The
+        # scores are what every scorer serves, PD + MoC (grades from it): before the MoC they
+        # put the demo's score stability at PSI 3.8 against the served PDs.
         monitored = X_te if data.monitored is None else data.monitored.iloc[te]
         build_reference(
-            monitored.reset_index(drop=True), pd_12m=fit.pd_test, default_12m=y_te,
+            monitored.reset_index(drop=True), pd_12m=apply_moc(fit.pd_test, report["moc"]), default_12m=y_te,
             application_date=None if data.time is None else data.time.iloc[te].to_numpy(),
         ).to_parquet(work / "reference.parquet", index=False)  # fmt: skip
     return final_dir

@@ -159,3 +159,21 @@ def test_the_gate_ranks_by_the_best_estimate_not_by_the_pd_with_its_moc(
 
     gate = promote()
     assert gate["checks"]["challenger_auc"] == pytest.approx(summary["auc"], abs=1e-12)
+
+
+@pytest.mark.slow
+def test_the_monitoring_reference_holds_the_pd_the_champion_serves(var_dir: Path) -> None:
+    """Monitoring compares the reference's scores with the served ones: both must be PD + MoC.
+    A reference of PDs before the MoC put score stability at PSI 3.8 on the living-book demo
+    (reference minimum PD 0.0026, served minimum 0.0144)."""
+    from models.registry import load_version_set
+
+    summary = train(_data(11), budget=FAST_BUDGET, progress=lambda _: None)
+    out_dir = Path(summary["out_dir"])
+    holdout = pd.read_parquet(out_dir / "holdout.parquet").drop(columns=["__target__"])
+    reference = pd.read_parquet(out_dir / "reference.parquet")
+    champions = load_version_set({k: str(v) for k, v in summary["registered"].items()})
+    served = champions.score(holdout.to_numpy(dtype=np.float64), with_reasons=False)
+    assert champions.pd.moc is not None and len(reference) == len(holdout)
+    np.testing.assert_allclose(reference["pd_12m"].to_numpy(), served.pd_12m, rtol=1e-12)
+    np.testing.assert_array_equal(reference["grade"].to_numpy(), served.grade)
