@@ -12,26 +12,17 @@ import pandas as pd
 import pytest
 
 from creditdesk.errors import InputError
-from features.prices import PricePanel, load_price_panel, simulate_panel
+from features.prices import PricePanel, simulate_panel
 from features.schemas import TABLES
 from features.synthetic import OUTPUT_TABLES
-from pipelines.generate import generate_population, read_population
-from tests.conftest import DATASETS_DIR, REPO_ROOT
-
-SP500 = DATASETS_DIR / "sp500_prices" / "daily_prices.parquet"
-
-
-@pytest.fixture(scope="module")
-def panel() -> PricePanel:
-    """Real S&P 500 paths when the shared data is here, the documented simulation otherwise."""
-    return load_price_panel(SP500 if SP500.exists() else None)
+from pipelines.generate import generate_population
+from tests.conftest import REPO_ROOT
+from tests.features.conftest import PopulationMaker
 
 
 @pytest.fixture(scope="module")
-def population(panel: PricePanel, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    out = tmp_path_factory.mktemp("pop") / "raw"
-    generate_population(20_000, 11, out, panel=panel)
-    return read_population(out)
+def population(make_population: PopulationMaker) -> dict[str, pd.DataFrame]:
+    return make_population(20_000, 11)
 
 
 @pytest.fixture(scope="module")

@@ -16,30 +16,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.prices import PricePanel, load_price_panel
+from features.prices import PricePanel
 from features.synthetic import ASSETS_WINDOW_DAYS, PopulationConfig
 from pipelines.decide_batch import decided_frame, decision_frame
 from pipelines.generate import generate_population, read_population
 from pricing.policy import policy_for_regime
 from pricing.reasons import REASON_BY_CODE
-from tests.conftest import DATASETS_DIR
+from tests.features.conftest import PopulationMaker
 
 pytestmark = pytest.mark.slow  # generates two small populations (~1 min under load)
 
-SP500 = DATASETS_DIR / "sp500_prices" / "daily_prices.parquet"
 N = 3_000
 
 
 @pytest.fixture(scope="module")
-def panel() -> PricePanel:
-    return load_price_panel(SP500 if SP500.exists() else None)
-
-
-@pytest.fixture(scope="module")
-def population(panel: PricePanel, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    out = tmp_path_factory.mktemp("pop") / "raw"
-    generate_population(N, 21, out, panel=panel)
-    return read_population(out)
+def population(make_population: PopulationMaker) -> dict[str, pd.DataFrame]:
+    return make_population(N, 21)
 
 
 def _avg_assets_by_hand(pop: dict[str, pd.DataFrame], customer_id: int) -> float:
