@@ -24,6 +24,7 @@ import pandas as pd
 
 from creditdesk.atomic import atomic_dir
 from creditdesk.errors import InputError
+from pricing.portfolio import MONEY_COLUMNS
 
 INDEX_FILE = "index.html"
 DRIFT_FILE = "drift.html"
@@ -61,16 +62,7 @@ def read_frame(path: Path, which: str) -> pd.DataFrame:
 
 SCORE_COLUMNS_FROM_SCORING = ("pd_12m", "grade", "lgd")
 DECISION_COLUMNS = ("outcome",)
-PRICING_COLUMNS = (
-    "credit_limit_minor",
-    "ead_minor",
-    "expected_loss_minor",
-    "economic_capital_minor",
-    "expected_interest_minor",
-    "expected_net_income_minor",
-    "annual_rate",
-    "raroc",
-)
+PRICING_COLUMNS = (*MONEY_COLUMNS, "annual_rate", "raroc")
 """What ``creditdesk score`` output contributes to a monitoring set (joined on application_id)."""
 LABEL_COLUMNS_FROM_FEATURES = {"default_12m": "default_12m", "lgd": "realised_lgd"}
 """labels.parquet of ``creditdesk features``: its ``lgd`` is the realised LGD of a default."""

@@ -38,7 +38,7 @@ REQUIRED_COLUMNS = (
     "economic_capital_minor",
     "expected_interest_minor",
 )
-_SUMS = (
+MONEY_COLUMNS = (
     "credit_limit_minor",
     "ead_minor",
     "expected_loss_minor",
@@ -46,6 +46,8 @@ _SUMS = (
     "expected_interest_minor",
     "expected_net_income_minor",
 )
+"""The money a priced row carries (minor units per year): what a book sums, and what a
+pipeline carries from pricing output into its own sets (one list, so they cannot drift)."""
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ def portfolio_summary(
     counts["n_book"] = len(data)
     counts["approval_rate"] = _ratio(counts.get("n_approve", len(data)), len(frame))
 
-    book = _with_ratios({c: float(data[c].sum()) for c in _SUMS})
-    grouped = data.groupby("grade", sort=True)[list(_SUMS)].sum()
+    book = _with_ratios({c: float(data[c].sum()) for c in MONEY_COLUMNS})
+    grouped = data.groupby("grade", sort=True)[list(MONEY_COLUMNS)].sum()
     grouped.insert(0, "n", data.groupby("grade", sort=True).size())
     by_grade = grouped.astype({"n": np.int64})
     with np.errstate(divide="ignore", invalid="ignore"):
