@@ -29,18 +29,40 @@ FloatArray = npt.NDArray[np.float64]
 MAX_AMOUNT_MINOR = 10**15
 
 
+def _whole_numbers(
+    values: ArrayLike, field: str, bounds: tuple[int, int], *, not_numeric: str, not_whole: str, outside: str
+) -> IntArray:
+    """Integers as int64; whole floats are accepted too (a CSV or JSON column often arrives as
+    float). A float is checked against ``bounds`` before the cast, because int64 would wrap it;
+    integer input is cast as it is and range-checked by the caller, which names the bad value.
+    Each refusal raises ``InputError`` on ``field`` with the caller's own message.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    try:
+        as_float = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InputError(not_numeric, field=field) from None
+    if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float))):
+        raise InputError(not_whole, field=field)
+    low, high = bounds
+    if not ((as_float >= low) & (as_float <= high)).all():
+        raise InputError(outside, field=field)
+    return as_float.astype(np.int64)
+
+
 def check_grade(grade: ArrayLike, field: str = "grade") -> IntArray:
     """Master-scale grades as int64: integers 1..10, or 11 = in default."""
-    arr = np.asarray(grade)
-    if arr.dtype.kind not in "iu":
-        try:
-            as_float = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"{field} must be an integer 1..{DEFAULT_GRADE}", field=field) from None
-        if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float)) & (np.abs(as_float) < 2**31)):
-            raise InputError(f"{field} must be an integer 1..{DEFAULT_GRADE}", field=field)
-        arr = as_float
-    out = arr.astype(np.int64)
+    not_a_grade = f"{field} must be an integer 1..{DEFAULT_GRADE}"
+    out = _whole_numbers(
+        grade,
+        field,
+        (-(2**31 - 1), 2**31 - 1),
+        not_numeric=not_a_grade,
+        not_whole=not_a_grade,
+        outside=not_a_grade,
+    )
     if not ((out >= 1) & (out <= DEFAULT_GRADE)).all():
         bad = int(out[(out < 1) | (out > DEFAULT_GRADE)].flat[0]) if out.ndim else int(out)
         raise InputError(f"{field} must be an integer 1..{DEFAULT_GRADE}, got {bad}", field=field)
@@ -49,18 +71,14 @@ def check_grade(grade: ArrayLike, field: str = "grade") -> IntArray:
 
 def check_minor(amount: ArrayLike, field: str) -> IntArray:
     """A non-negative money amount in integer minor units (whole floats are accepted)."""
-    arr = np.asarray(amount)
-    if arr.dtype.kind not in "iu":
-        try:
-            as_float = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"{field} must be an integer amount of minor units", field=field) from None
-        if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float))):
-            raise InputError(f"{field} must be a whole number of minor units (no NaN)", field=field)
-        if not ((as_float >= 0) & (as_float <= MAX_AMOUNT_MINOR)).all():
-            raise InputError(f"{field} must be in [0, {MAX_AMOUNT_MINOR}] minor units", field=field)
-        arr = as_float
-    out = arr.astype(np.int64)
+    out = _whole_numbers(
+        amount,
+        field,
+        (0, MAX_AMOUNT_MINOR),
+        not_numeric=f"{field} must be an integer amount of minor units",
+        not_whole=f"{field} must be a whole number of minor units (no NaN)",
+        outside=f"{field} must be in [0, {MAX_AMOUNT_MINOR}] minor units",
+    )
     if not ((out >= 0) & (out <= MAX_AMOUNT_MINOR)).all():
         bad = int(out[(out < 0) | (out > MAX_AMOUNT_MINOR)].flat[0]) if out.ndim else int(out)
         raise InputError(f"{field} must be in [0, {MAX_AMOUNT_MINOR}] minor units, got {bad}", field=field)
