@@ -152,24 +152,44 @@ def train_cmd(
     if scheduler and not dask:
         raise InputError("--scheduler needs --dask", field="scheduler")
     budget = Budget(budget_trials, budget_seconds)
+    data = _source(features, dataset, csv, spec, from_book, population)
+    _set_training_options(
+        data, fairness_attribute, out_of_time, reject_inference, reject_factor, legacy_approval_rate
+    )
+    with _progress(f"training on {data.name}") as step:
+        summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
+                        tracking_uri=tracking_uri, budget=budget, progress=step)  # fmt: skip
+    if as_json:
+        _print_json(summary)
+    else:
+        _print_training(data.name, summary)
+
+
+def _set_training_options(
+    data: Any,
+    fairness_attribute: list[str] | None,
+    out_of_time: bool,
+    reject_inference: str | None,
+    reject_factor: float,
+    legacy_approval_rate: float | None,
+) -> None:
+    """Put ``train``'s options on the training data (``TrainingData`` carries them to the job),
+    refusing a bad ``--reject-factor`` before any training starts."""
     from pipelines.reject_study import with_legacy_decisions
 
-    data = _source(features, dataset, csv, spec, from_book, population)
     data.fairness_attributes = list(fairness_attribute) if fairness_attribute else None
     data.out_of_time = out_of_time
     if reject_factor <= 0:
         raise InputError(f"--reject-factor must be > 0, got {reject_factor}", field="reject_factor")
     data.reject_inference, data.reject_factor = reject_inference, reject_factor
     with_legacy_decisions(data, legacy_approval_rate)
-    with _progress(f"training on {data.name}") as step:
-        summary = train(data, register=not no_register, dask=dask, scheduler=scheduler,
-                        tracking_uri=tracking_uri, budget=budget, progress=step)  # fmt: skip
-    if as_json:
-        _print_json(summary)
-        return
+
+
+def _print_training(name: str, summary: dict[str, Any]) -> None:
+    """The training summary for a person: hold-out metrics, LGD, reject inference, Dask, where it went."""
     metrics = ("auc", "gini", "ks", "brier", "ece", "jeffreys_pass_share", "psi_train_test")
     rows = [(k, summary.get(k), summary.get("auc_scorecard") if k == "auc" else "") for k in metrics]
-    _table(f"{data.name}: hold-out ({summary['split']}), selected PD: {summary['pd_model']}", rows,
+    _table(f"{name}: hold-out ({summary['split']}), selected PD: {summary['pd_model']}", rows,
            ("metric", "selected PD", "scorecard"))  # fmt: skip
     if "lgd" in summary:
         lgd = summary["lgd"]
