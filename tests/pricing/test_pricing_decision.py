@@ -18,31 +18,25 @@ from creditdesk.errors import InputError
 from pricing.decision import INPUT_FIELDS, DecisionInputs, decide, quote
 from pricing.policy import Policy, load_policy
 from pricing.reasons import combine_hits, merge_reasons
+from tests.pricing.pricing_support import one_applicant
 
 LEGACY_POLICY = Path(__file__).with_name("policy_2026_1.yaml")
 POLICY = load_policy(LEGACY_POLICY)  # the 2026.1 (USD) policy the goldens were written for
 N = NormalDist()
 
 
+APPLICANT = {
+    "ccf": 0.6,
+    "grade": 4,
+    "requested_line_minor": 2_000_000,
+    "platform_assets_minor": 3_000_000,
+    "annual_income_minor": 8_000_000,
+}
+"""This module's applicant: the clean one with these grade, CCF and amounts."""
+
+
 def applicant(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "pd_12m": 0.01,
-        "lgd": 0.3,
-        "ccf": 0.6,
-        "grade": 4,
-        "requested_line_minor": 2_000_000,
-        "platform_assets_minor": 3_000_000,
-        "annual_income_minor": 8_000_000,
-        "age": 40,
-        "identity_verified": True,
-        "is_pep": False,
-        "pep_reviewed": False,
-        "sanctions_hit": False,
-        "trading_history_days": 400,
-        "bureau_default_24m": False,
-    }
-    base |= overrides
-    return {k: np.array([v]) for k, v in base.items()}
+    return one_applicant(**(APPLICANT | overrides))
 
 
 def one(**overrides: Any) -> dict[str, Any]:

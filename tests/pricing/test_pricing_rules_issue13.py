@@ -24,7 +24,6 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 
@@ -32,6 +31,7 @@ from creditdesk.errors import InputError
 from pricing.decision import decide, quote
 from pricing.formulas import raroc, required_rate
 from pricing.policy import POLICY_PATHS, Policy, load_policy, policy_for_regime, policy_from_mapping
+from tests.pricing.pricing_support import one_applicant
 
 CN = load_policy()
 US = policy_for_regime("us")
@@ -44,25 +44,18 @@ def hand_k(pd: float, lgd: float) -> float:
     return lgd * N.cdf((N.inv_cdf(pd) + math.sqrt(r) * N.inv_cdf(0.999)) / math.sqrt(1 - r)) - pd * lgd
 
 
+APPLICANT = {
+    "ccf": 0.9,
+    "grade": 1,
+    "requested_line_minor": 1_000_000,
+    "platform_assets_minor": 100_000_000,
+    "annual_income_minor": 100_000_000,
+}
+"""This module's applicant: the clean one with these grade, CCF and amounts."""
+
+
 def applicant(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "pd_12m": 0.01,
-        "lgd": 0.3,
-        "ccf": 0.9,
-        "grade": 1,
-        "requested_line_minor": 1_000_000,
-        "platform_assets_minor": 100_000_000,
-        "annual_income_minor": 100_000_000,
-        "age": 40,
-        "identity_verified": True,
-        "is_pep": False,
-        "pep_reviewed": False,
-        "sanctions_hit": False,
-        "trading_history_days": 400,
-        "bureau_default_24m": False,
-    }
-    base |= overrides
-    return {k: np.array([v]) for k, v in base.items()}
+    return one_applicant(**(APPLICANT | overrides))
 
 
 def one(policy: Policy = CN, **overrides: Any) -> dict[str, Any]:
