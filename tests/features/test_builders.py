@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -237,10 +239,11 @@ def test_unknown_ticker_and_category_are_refused() -> None:
         build_features({**tables, "customers": customers})
 
 
-def test_online_refuses_ragged_arrays_and_missing_fields() -> None:
+def _online_inputs() -> dict[str, Any]:
+    """``online_features`` keyword arguments but trades and cash flows: the first hand-made
+    customer applying on 2021-01-04, so each test varies only what it checks."""
     tables = hand_made()
-    index = InstrumentIndex.from_frame(tables["instruments"])
-    kwargs = {
+    return {
         "application": {
             "application_date": "2021-01-04",
             "requested_line_minor": 1,
@@ -248,9 +251,12 @@ def test_online_refuses_ragged_arrays_and_missing_fields() -> None:
         },
         "customer": tables["customers"].iloc[0].to_dict(),
         "bureau": tables["bureau"].iloc[0].to_dict(),
-        "cash_flows": {"timestamp": [], "kind": [], "amount_minor": []},
-        "instruments": index,
+        "instruments": InstrumentIndex.from_frame(tables["instruments"]),
     }
+
+
+def test_online_refuses_ragged_arrays_and_missing_fields() -> None:
+    kwargs = {**_online_inputs(), "cash_flows": {"timestamp": [], "kind": [], "amount_minor": []}}
     ragged = {
         "timestamp": ["2020-01-02"],
         "ticker": ["AAA", "BBB"],
@@ -269,17 +275,7 @@ def test_online_refuses_ragged_arrays_and_missing_fields() -> None:
 
 
 def test_online_checks_the_rules_the_batch_contracts_enforce() -> None:
-    tables = hand_made()
-    kwargs = {
-        "application": {
-            "application_date": "2021-01-04",
-            "requested_line_minor": 1,
-            "platform_assets_minor": 1,
-        },
-        "customer": tables["customers"].iloc[0].to_dict(),
-        "bureau": tables["bureau"].iloc[0].to_dict(),
-        "instruments": InstrumentIndex.from_frame(tables["instruments"]),
-    }
+    kwargs = _online_inputs()
     trade = {"timestamp": ["2020-01-02"], "ticker": ["AAA"], "side": ["buy"], "quantity": [1], "price": [1.0]}
     no_flows = {"timestamp": [], "kind": [], "amount_minor": []}
     for field, value, rule in (("price", 0.0, "> 0"), ("quantity", 0, "> 0"), ("fees_minor", -1, ">= 0")):
