@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import run_cli
+from tests.pricing.pricing_support import random_applicants
 
 CREDITDESK = Path(sys.executable).parent / "creditdesk"
 
@@ -25,26 +26,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def applications(n: int = 400, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "application_id": np.arange(1, n + 1, dtype=np.int64),
-            "pd_12m": rng.uniform(0.001, 0.25, n),
-            "lgd": rng.uniform(0.1, 0.6, n),
-            "ccf": rng.uniform(0.3, 1.0, n),
-            "grade": rng.integers(1, 12, n),
-            "requested_line_minor": rng.integers(100_000, 5_000_000, n),
-            "platform_assets_minor": rng.integers(300_000, 10_000_000, n),
-            "annual_income_minor": rng.integers(1_000_000, 20_000_000, n),
-            "age": rng.integers(17, 85, n),
-            "identity_verified": rng.random(n) < 0.97,
-            "is_pep": rng.random(n) < 0.02,
-            "pep_reviewed": rng.random(n) < 0.5,
-            "sanctions_hit": rng.random(n) < 0.005,
-            "trading_history_days": rng.integers(30, 1000, n),
-            "bureau_default_24m": rng.random(n) < 0.03,
-        }
-    )
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    return pd.DataFrame({"application_id": ids, **random_applicants(n, seed)})
 
 
 def looser_policy(tmp_path: Path) -> Path:

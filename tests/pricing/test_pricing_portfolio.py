@@ -12,6 +12,7 @@ from creditdesk.errors import InputError
 from pricing.decision import decide
 from pricing.policy import load_policy
 from pricing.portfolio import portfolio_summary
+from tests.pricing.pricing_support import random_applicants
 
 LEGACY_POLICY = Path(__file__).with_name("policy_2026_1.yaml")
 POLICY = load_policy(LEGACY_POLICY)  # the 2026.1 (USD) policy the goldens were written for
@@ -84,24 +85,7 @@ def test_bad_frames_name_the_column(change, field: str) -> None:
 
 
 def test_summary_of_a_decided_batch_adds_up() -> None:
-    rng = np.random.default_rng(5)
-    n = 2000
-    inputs = {
-        "pd_12m": rng.uniform(0.001, 0.2, n),
-        "lgd": rng.uniform(0.1, 0.6, n),
-        "ccf": rng.uniform(0.3, 1.0, n),
-        "grade": rng.integers(1, 12, n),
-        "requested_line_minor": rng.integers(100_000, 5_000_000, n),
-        "platform_assets_minor": rng.integers(100_000, 10_000_000, n),
-        "annual_income_minor": rng.integers(1_000_000, 20_000_000, n),
-        "age": rng.integers(16, 85, n),
-        "identity_verified": rng.random(n) < 0.97,
-        "is_pep": rng.random(n) < 0.02,
-        "pep_reviewed": rng.random(n) < 0.5,
-        "sanctions_hit": rng.random(n) < 0.005,
-        "trading_history_days": rng.integers(0, 1000, n),
-        "bureau_default_24m": rng.random(n) < 0.03,
-    }
+    inputs = random_applicants(2000, seed=5)
     batch = decide(inputs, POLICY)
     s = portfolio_summary(batch.to_frame())
     approved = batch.outcome == "approve"
