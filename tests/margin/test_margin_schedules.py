@@ -18,6 +18,7 @@ from margin.schedules import (
     POV,
     TWAP,
     VWAP,
+    DayFills,
     SchedulePolicy,
     build_schedule,
     check_participation,
@@ -95,35 +96,19 @@ def test_the_participation_cap_is_shared_by_the_whole_book_per_name() -> None:
     # book, pro rata 5,000 each; name 1 is not touched by name 0's crowd
     policy = SchedulePolicy(participation=0.10, spread_bps=0.0)
     left = np.array([8_000.0, 8_000.0, 1_000.0])
-    fills = fill_day(
-        left,
-        left,
-        np.zeros(3),
-        np.full(3, POV, dtype=np.int8),
-        np.array([0, 0, 1]),
-        PRICE,
-        ADV_MINOR,
-        SIGMA,
-        policy,
-        volume_profile("cn"),
-    )
+
+    def day_of(schedule: int) -> DayFills:
+        modes = np.full(3, schedule, dtype=np.int8)
+        return fill_day(left, left, np.zeros(3), modes, np.array([0, 0, 1]), PRICE, ADV_MINOR, SIGMA,
+                        policy, volume_profile("cn"))  # fmt: skip
+
+    fills = day_of(POV)
     assert fills.quantity.tolist() == [5_000.0, 5_000.0, 1_000.0]
     # impact is the book's: both rows of name 0 pay the cost of 10 % participation
     assert fills.cost_fraction[0] == pytest.approx(fills.cost_fraction[1])
     assert fills.cost_fraction[0] == pytest.approx(0.02 * math.sqrt(0.10))
     # the one-shot sale ignores the cap (it is the baseline, not a schedule)
-    shot = fill_day(
-        left,
-        left,
-        np.zeros(3),
-        np.full(3, IMMEDIATE, dtype=np.int8),
-        np.array([0, 0, 1]),
-        PRICE,
-        ADV_MINOR,
-        SIGMA,
-        policy,
-        volume_profile("cn"),
-    )
+    shot = day_of(IMMEDIATE)
     assert shot.quantity.tolist() == left.tolist()
 
 
