@@ -178,30 +178,39 @@ def read_only_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine("sqlite://", creator=connect, **kwargs)
 
 
-def alembic_config(url: str) -> Any:
+def alembic_config(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Any:
+    """Alembic's configuration for the chain in ``migrations_dir`` (its ``env.py`` names the
+    metadata and version table), so the margin chain runs through this one function."""
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema of ``engine``'s database to ``revision`` (idempotent)."""
+def migrate(engine: Engine, revision: str = "head", *, migrations_dir: Path = MIGRATIONS_DIR) -> None:
+    """Bring the schema of ``engine``'s database to ``revision`` of the chain in
+    ``migrations_dir`` (the ledger's by default; idempotent)."""
     from alembic import command
 
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False), migrations_dir)
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
 
 
-def default_engine() -> Engine:
-    """The configured service database (``CREDITDESK_DB_URL`` or ``var/ledger.db``), migrated."""
+def configured_engine() -> Engine:
+    """The configured service database (``CREDITDESK_DB_URL`` or ``var/ledger.db``), not migrated:
+    each room's ``default_engine`` brings it to its own chains' head."""
     from creditdesk.settings import get_settings
 
-    engine = make_engine(get_settings().database_url)
+    return make_engine(get_settings().database_url)
+
+
+def default_engine() -> Engine:
+    """The configured service database (``CREDITDESK_DB_URL`` or ``var/ledger.db``), migrated."""
+    engine = configured_engine()
     migrate(engine)
     return engine

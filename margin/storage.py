@@ -9,7 +9,6 @@ to head. Money is integer minor units; ratios and rates are basis points.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -132,31 +131,14 @@ order_refusals = Table(
 )
 
 
-def alembic_config(url: str) -> Any:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
-
-
 def migrate(engine: Engine, revision: str = "head") -> None:
     """The books' schema: the ledger's chain to head, then the margin chain to ``revision``."""
-    from alembic import command
-
     ledger_storage.migrate(engine)
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        conn.commit()
+    ledger_storage.migrate(engine, revision, migrations_dir=MIGRATIONS_DIR)
 
 
 def default_engine() -> Engine:
     """The configured service database (``CREDITDESK_DB_URL`` or ``var/ledger.db``), books migrated."""
-    from creditdesk.settings import get_settings
-
-    engine = ledger_storage.make_engine(get_settings().database_url)
+    engine = ledger_storage.configured_engine()
     migrate(engine)
     return engine
