@@ -19,13 +19,14 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
 from creditdesk.business_time import BusinessClock
 from creditdesk.errors import InputError
-from ledger.domain import SUCCESS_RESULTS
+from ledger.domain import SUCCESS_RESULTS, Transfer
 from ledger.service import create_accounts_in, create_transfers_in
 from margin.chart import (
     clearing_securities_account,
@@ -196,24 +197,12 @@ class MarginDesk:
 
     # ---- cash ------------------------------------------------------------------------------------
     def deposit(self, customer_id: int, op_id: str, amount_minor: int) -> OperationResult:
-        positive(amount_minor, "amount_minor")
-        op_id_checked(op_id)
-
-        def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id, self.clock())
-            t = plan_cash_flow(customer_id, fac.currency_ledger, op_id, amount_minor, deposit=True)
-            return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
-
-        return run_margin(self.engine, work)
+        return self._cash_operation(customer_id, op_id, amount_minor, partial(plan_cash_flow, deposit=True))
 
     def withdraw(self, customer_id: int, op_id: str, amount_minor: int) -> OperationResult:
         """Cash out, only within what the regime lets leave (cn: ratio stays ≥ 300 %)."""
-        positive(amount_minor, "amount_minor")
-        op_id_checked(op_id)
 
-        def work(uow: MarginUnitOfWork) -> OperationResult:
-            fac = facility_of(uow, customer_id, self.clock())
-            t = plan_cash_flow(customer_id, fac.currency_ledger, op_id, amount_minor, deposit=False)
+        def refusal(uow: MarginUnitOfWork, fac: Facility, t: Transfer) -> OperationResult | None:
             if uow.ledger.load_transfers([t.id]):  # a retry: let the ledger answer "exists"
                 allowed = amount_minor
             else:
@@ -221,18 +210,35 @@ class MarginDesk:
                 allowed = int(evaluate_state(state, fac, uow.margin.instruments()).withdrawable_minor[0])
             if amount_minor > allowed:
                 return OperationResult(op_id, False, "withdrawal_rule", [], {"withdrawable_minor": allowed})
-            return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
+            return None
 
-        return run_margin(self.engine, work)
+        plan = partial(plan_cash_flow, deposit=False)
+        return self._cash_operation(customer_id, op_id, amount_minor, plan, refusal)
 
     def charge_fee(self, customer_id: int, op_id: str, amount_minor: int) -> OperationResult:
         """A fee owed by the customer, added to the debt (paid by the next sale or cash)."""
+        return self._cash_operation(customer_id, op_id, amount_minor, plan_fee)
+
+    def _cash_operation(
+        self,
+        customer_id: int,
+        op_id: str,
+        amount_minor: int,
+        plan: Callable[[int, int, str, int], Transfer],
+        refusal: Callable[[MarginUnitOfWork, Facility, Transfer], OperationResult | None] | None = None,
+    ) -> OperationResult:
+        """The one skeleton of a single-transfer cash operation, so deposit, withdrawal and fee
+        validate, plan and post alike: check the inputs, then in one unit of work find the
+        facility, plan the transfer, let ``refusal`` (if any) refuse it, and post it."""
         positive(amount_minor, "amount_minor")
         op_id_checked(op_id)
 
         def work(uow: MarginUnitOfWork) -> OperationResult:
             fac = facility_of(uow, customer_id, self.clock())
-            t = plan_fee(customer_id, fac.currency_ledger, op_id, amount_minor)
+            t = plan(customer_id, fac.currency_ledger, op_id, amount_minor)
+            refused = refusal(uow, fac, t) if refusal is not None else None
+            if refused is not None:
+                return refused
             return post_chain(uow, op_id, [t], {"amount_minor": amount_minor}, self.clock())
 
         return run_margin(self.engine, work)
