@@ -10,6 +10,7 @@ line of stderr, as bad input does; ``ledger eod`` exits 1 when the books have a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -205,30 +206,36 @@ PRICE_OPT = typer.Option(..., "--price", help="minor units per share")
 FEE_OPT = typer.Option(0, "--fee")
 
 
-@ledger_app.command("deposit")
-def deposit(
-    customer: int = CUSTOMER_OPT,
-    amount: int = AMOUNT_OPT,
-    op: str = OP_OPT,
-    at: str | None = AT_OPT,
-    as_json: bool = JSON_OPT,
+def _operation(
+    at: str | None, as_json: bool, run: Any, guard: contextlib.AbstractContextManager[Any] | None = None
 ) -> None:
-    """Cash in to the customer's account."""
+    """One desk operation of a command: at its ``--at`` business time, inside ``guard`` (entered
+    after ``--at`` is read, e.g. a maker-checker approval), a refusal mapped to exit 2
+    (``_op_result``), so every operation command sets the clock and reports alike."""
     _at(at)
-    _op_result(_desk().deposit(customer, op, amount), as_json)
+    with guard if guard is not None else contextlib.nullcontext():
+        _op_result(run(_desk()), as_json)
 
 
-@ledger_app.command("withdraw")
-def withdraw(
-    customer: int = CUSTOMER_OPT,
-    amount: int = AMOUNT_OPT,
-    op: str = OP_OPT,
-    at: str | None = AT_OPT,
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Cash out, within the regime's withdrawal rule."""
-    _at(at)
-    _op_result(_desk().withdraw(customer, op, amount), as_json)
+def _cash_command(name: str, method: str, doc: str) -> None:
+    """Register a cash command (deposit, withdraw): the same options, one desk method."""
+
+    def command(
+        customer: int = CUSTOMER_OPT,
+        amount: int = AMOUNT_OPT,
+        op: str = OP_OPT,
+        at: str | None = AT_OPT,
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        _operation(at, as_json, lambda desk: getattr(desk, method)(customer, op, amount))
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = doc
+    ledger_app.command(name)(command)
+
+
+_cash_command("deposit", "deposit", "Cash in to the customer's account.")
+_cash_command("withdraw", "withdraw", "Cash out, within the regime's withdrawal rule.")
 
 
 @ledger_app.command("buy")
@@ -243,8 +250,7 @@ def buy(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Buy on margin (line use, loan draw, cash, fee, shares: one linked chain)."""
-    _at(at)
-    _op_result(_desk().buy(customer, op, instrument_id, quantity, price, fee), as_json)
+    _operation(at, as_json, lambda desk: desk.buy(customer, op, instrument_id, quantity, price, fee))
 
 
 @ledger_app.command("sell")
@@ -266,15 +272,15 @@ def sell(
 ) -> None:
     """Sell; proceeds repay interest and the loan first. A manual liquidation runs only under
     a request approved by a second key (h16: maker-checker)."""
-    _at(at)
-    if not liquidation:
-        _op_result(_desk().sell(customer, op, instrument_id, quantity, price, fee, False), as_json)
-        return
-    from pipelines.cmd_serving import consume_approval
 
-    subject = {"customer": customer, "instrument": instrument_id, "quantity": quantity}
-    with consume_approval(approval, "manual_liquidation", subject, "--approval"):
-        _op_result(_desk().sell(customer, op, instrument_id, quantity, price, fee, True), as_json)
+    guard = None
+    if liquidation:
+        from pipelines.cmd_serving import consume_approval
+
+        subject = {"customer": customer, "instrument": instrument_id, "quantity": quantity}
+        guard = consume_approval(approval, "manual_liquidation", subject, "--approval")
+    sale = (customer, op, instrument_id, quantity, price, fee, liquidation)
+    _operation(at, as_json, lambda desk: desk.sell(*sale), guard)
 
 
 @ledger_app.command("transfer")
