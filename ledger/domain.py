@@ -261,6 +261,23 @@ class _Undo:
             self.balances[a.id] = a.balances()
 
 
+@dataclass
+class _ChainState:
+    """What one chain of a batch reads and changes (``undo`` restores it if the chain fails):
+    one argument, so a plain transfer and a post/void check and record alike."""
+
+    accounts: dict[int, Account]
+    existing: dict[int, Transfer]
+    pendings: dict[int, Pending]
+    undo: _Undo
+    outcome: BatchOutcome
+
+    def record(self, t: Transfer, ts: int) -> TransferResult:
+        """Store ``t`` stamped at ``ts`` as created by this chain."""
+        _record(_stamped(t, ts), self.existing, self.undo, self.outcome)
+        return TransferResult.OK
+
+
 def apply_batch(
     transfers: Sequence[Transfer],
     accounts: dict[int, Account],
@@ -286,9 +303,10 @@ def apply_batch(
         failed_at = -1
         failure = TransferResult.OK
         chain_open = bool(transfers[end - 1].flags & _LINKED)
+        state = _ChainState(accounts, existing, pendings, undo, outcome)
         for i in range(start, end):
             ts += 1
-            code = _apply_one(transfers[i], accounts, existing, pendings, ts, undo, outcome)
+            code = _apply_one(transfers[i], state, ts)
             outcome.results[i] = code
             if code not in SUCCESS_RESULTS:
                 failed_at, failure = i, code
@@ -347,15 +365,7 @@ def resolve_post_or_void(t: Transfer, pending: Transfer) -> Transfer:
     )
 
 
-def _apply_one(
-    t: Transfer,
-    accounts: dict[int, Account],
-    existing: dict[int, Transfer],
-    pendings: dict[int, Pending],
-    ts: int,
-    undo: _Undo,
-    outcome: BatchOutcome,
-) -> TransferResult:
+def _apply_one(t: Transfer, state: _ChainState, ts: int) -> TransferResult:
     R = TransferResult
     if not 0 < t.id <= MAX_INT64:
         return R.ID_MUST_BE_POSITIVE
@@ -371,10 +381,10 @@ def _apply_one(
         return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
     pending_t: Transfer | None = None
     if is_post or is_void:
-        pending_t = existing.get(t.pending_id) if t.pending_id > 0 else None
+        pending_t = state.existing.get(t.pending_id) if t.pending_id > 0 else None
         if pending_t is not None and pending_t.flags & _PENDING:
             t = resolve_post_or_void(t, pending_t)
-    stored = existing.get(t.id)
+    stored = state.existing.get(t.id)
     if stored is not None:
         return R.EXISTS if stored.body() == t.body() else R.EXISTS_WITH_DIFFERENT_BODY
     if t.timeout_s < 0:
@@ -382,7 +392,7 @@ def _apply_one(
     if t.timeout_s and not is_pending:
         return R.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
     if is_post or is_void:
-        return _post_or_void(t, pending_t, is_post, accounts, existing, pendings, ts, undo, outcome)
+        return _post_or_void(t, pending_t, is_post, state, ts)
     if t.pending_id != 0:
         return R.PENDING_ID_MUST_BE_ZERO
     if t.debit_account_id <= 0:
@@ -398,10 +408,10 @@ def _apply_one(
     amount = t.amount_minor
     if amount <= 0:
         return R.AMOUNT_MUST_BE_POSITIVE
-    dr = accounts.get(t.debit_account_id)
+    dr = state.accounts.get(t.debit_account_id)
     if dr is None:
         return R.DEBIT_ACCOUNT_NOT_FOUND
-    cr = accounts.get(t.credit_account_id)
+    cr = state.accounts.get(t.credit_account_id)
     if cr is None:
         return R.CREDIT_ACCOUNT_NOT_FOUND
     if dr.ledger != cr.ledger:
@@ -418,20 +428,19 @@ def _apply_one(
         return R.EXCEEDS_CREDITS
     if cr.flags & _CMNED and cr_credits > cr.debits_posted:
         return R.EXCEEDS_DEBITS
-    undo.account(dr)
-    undo.account(cr)
+    state.undo.account(dr)
+    state.undo.account(cr)
     if is_pending:
         dr.debits_pending += amount
         cr.credits_pending += amount
-        if t.id not in undo.pendings:
-            undo.pendings[t.id] = pendings.get(t.id)
+        if t.id not in state.undo.pendings:
+            state.undo.pendings[t.id] = state.pendings.get(t.id)
         expires = ts + t.timeout_s * NS_PER_S if t.timeout_s else 0
-        pendings[t.id] = Pending(t.id, PendingStatus.PENDING, expires)
+        state.pendings[t.id] = Pending(t.id, PendingStatus.PENDING, expires)
     else:
         dr.debits_posted += amount
         cr.credits_posted += amount
-    _record(_stamped(t, ts), existing, undo, outcome)
-    return R.OK
+    return state.record(t, ts)
 
 
 def _stamped(t: Transfer, ts: int) -> Transfer:
@@ -456,12 +465,8 @@ def _post_or_void(
     t: Transfer,
     p: Transfer | None,
     is_post: bool,
-    accounts: dict[int, Account],
-    existing: dict[int, Transfer],
-    pendings: dict[int, Pending],
+    state: _ChainState,
     ts: int,
-    undo: _Undo,
-    outcome: BatchOutcome,
 ) -> TransferResult:
     R = TransferResult
     if t.pending_id <= 0:
@@ -486,33 +491,32 @@ def _post_or_void(
         return R.EXCEEDS_PENDING_TRANSFER_AMOUNT
     if not is_post and t.amount_minor != p.amount_minor:
         return R.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
-    state = pendings.get(p.id)
-    if state is None:  # the storage layer must load the state of every pending it loads
+    pending = state.pendings.get(p.id)
+    if pending is None:  # the storage layer must load the state of every pending it loads
         raise AssertionError(f"pending transfer {p.id} has no pending state")
-    if state.status == PendingStatus.POSTED:
+    if pending.status == PendingStatus.POSTED:
         return R.PENDING_TRANSFER_ALREADY_POSTED
-    if state.status == PendingStatus.VOIDED:
+    if pending.status == PendingStatus.VOIDED:
         return R.PENDING_TRANSFER_ALREADY_VOIDED
-    if state.status == PendingStatus.EXPIRED or (state.expires_at_ns and ts >= state.expires_at_ns):
+    if pending.status == PendingStatus.EXPIRED or (pending.expires_at_ns and ts >= pending.expires_at_ns):
         return R.PENDING_TRANSFER_EXPIRED
-    dr = accounts.get(p.debit_account_id)
-    cr = accounts.get(p.credit_account_id)
+    dr = state.accounts.get(p.debit_account_id)
+    cr = state.accounts.get(p.credit_account_id)
     if dr is None or cr is None:
         raise AssertionError(f"accounts of pending transfer {p.id} were not loaded")
-    undo.account(dr)
-    undo.account(cr)
+    state.undo.account(dr)
+    state.undo.account(cr)
     dr.debits_pending -= p.amount_minor
     cr.credits_pending -= p.amount_minor
     if is_post:
         dr.debits_posted += t.amount_minor
         cr.credits_posted += t.amount_minor
-    if p.id not in undo.pendings:
-        undo.pendings[p.id] = replace(state)
-    pendings[p.id] = Pending(
-        p.id, PendingStatus.POSTED if is_post else PendingStatus.VOIDED, state.expires_at_ns
+    if p.id not in state.undo.pendings:
+        state.undo.pendings[p.id] = replace(pending)
+    state.pendings[p.id] = Pending(
+        p.id, PendingStatus.POSTED if is_post else PendingStatus.VOIDED, pending.expires_at_ns
     )
-    _record(_stamped(t, ts), existing, undo, outcome)
-    return R.OK
+    return state.record(t, ts)
 
 
 def _record(t: Transfer, existing: dict[int, Transfer], undo: _Undo, outcome: BatchOutcome) -> None:
